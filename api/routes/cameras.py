@@ -1,0 +1,84 @@
+"""Cameras: configuration (credentials masked), live health, latest picture."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, HTTPException, Response
+
+from api.context import ContextDep
+from api.schemas import CameraPublic, CameraStatusPublic, ZonePublic
+from camera_adapters.secrets import mask_url
+from patrol.config import CameraConfig
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+
+def describe_source(camera: CameraConfig) -> dict[str, str]:
+    """The source as shown to operators: type plus a masked locator, never a password."""
+    src = camera.source.model_dump(mode="json")
+    out = {"type": src["type"]}
+    for key in ("url", "path", "scene"):
+        if key in src and src[key] is not None:
+            out[key] = mask_url(str(src[key]))
+    return out
+
+
+def _public(ctx: ContextDep, camera: CameraConfig) -> CameraPublic:
+    status = None
+    worker = ctx.patrol.workers.get(camera.id) if ctx.patrol else None
+    if worker is not None:
+        st = worker.refresh_state()
+        status = CameraStatusPublic(
+            state=st.state, fps=round(st.fps, 2), frames=st.frames, analysed=st.analysed,
+            reconnects=st.reconnects, error=st.error,
+            last_frame_at=datetime.fromtimestamp(st.last_frame_wall, UTC) if st.last_frame_wall else None,
+            detector_ms={str(k): round(t.mean_ms, 1) for k, t in worker.analyzer.timings.items()},
+        )
+    return CameraPublic(
+        id=camera.id, name=camera.name, township=camera.township, grid=camera.grid,
+        location=camera.location.model_dump() if camera.location else None,
+        source=describe_source(camera), analyse_fps=camera.analyse_fps,
+        zones=[ZonePublic(id=z.id, name=z.name, polygon=z.polygon, kinds=[str(k) for k in z.kinds])
+               for z in camera.zones],
+        status=status, snapshot_url=f"/api/cameras/{camera.id}/snapshot.jpg",
+    )
+
+
+@router.get("", response_model=list[CameraPublic])
+def list_cameras(ctx: ContextDep) -> list[CameraPublic]:
+    return [_public(ctx, c) for c in ctx.config.cameras]
+
+
+@router.get("/{camera_id}", response_model=CameraPublic)
+def get_camera(camera_id: str, ctx: ContextDep) -> CameraPublic:
+    try:
+        return _public(ctx, ctx.config.camera(camera_id))
+    except KeyError:
+        raise HTTPException(404, f"no camera {camera_id!r}") from None
+
+
+@router.get("/{camera_id}/snapshot.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+def camera_snapshot(camera_id: str, ctx: ContextDep) -> Response:
+    """The camera's latest decoded picture."""
+    worker = ctx.patrol.workers.get(camera_id) if ctx.patrol else None
+    if worker is None:
+        raise HTTPException(404, f"camera {camera_id!r} is not patrolled here")
+    frame = worker.latest_frame
+    # Before the first frame (or while connecting) answer a grey "no picture" image, so the
+    # camera wall shows the state instead of a broken image.
+    image = frame.image if frame is not None else _no_picture(worker.refresh_state().state)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise HTTPException(500, "JPEG encoding failed")
+    headers = {"Cache-Control": "no-store", "X-Picture": "live" if frame is not None else "none"}
+    return Response(data.tobytes(), media_type="image/jpeg", headers=headers)
+
+
+def _no_picture(state: str) -> np.ndarray:
+    image = np.full((180, 320, 3), 60, np.uint8)
+    cv2.putText(image, f"no picture ({state})", (20, 95), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                (220, 220, 220), 1)
+    return image

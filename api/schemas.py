@@ -1,0 +1,96 @@
+"""Pydantic schemas of the REST API (separate from the table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from vision.types import EventKind
+
+
+class EventPublic(BaseModel):
+    id: str
+    camera_id: str
+    camera_name: str
+    zone_id: str
+    kind: str
+    label: str | None
+    state: str
+    review: str
+    review_note: str | None
+    confidence: float
+    count: int | None
+    severity: str
+    boxes: list[list[float]]
+    started_at: datetime
+    ended_at: datetime | None
+    snapshot_url: str | None
+    clip_url: str | None
+    clip_state: str
+    order_id: str | None
+    order_status: str | None
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    count: int
+
+
+class EventQuery(BaseModel):
+    kind: EventKind | None = None
+    camera_id: str | None = None
+    township: str | None = None
+    review: Literal["pending", "auto", "confirmed", "rejected", "attached"] | None = None
+    state: Literal["active", "ended"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class ConfirmRequest(BaseModel):
+    actor: str = Field(default="operator", min_length=1, max_length=64)
+    note: str = Field(default="", max_length=500)
+
+
+class RejectRequest(BaseModel):
+    actor: str = Field(default="operator", min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500, description="Why it is a false positive.")
+
+
+class RelabelRequest(BaseModel):
+    actor: str = Field(default="operator", min_length=1, max_length=64)
+    kind: EventKind
+
+
+class ZonePublic(BaseModel):
+    id: str
+    name: str
+    polygon: list[tuple[float, float]]
+    kinds: list[str]
+
+
+class CameraStatusPublic(BaseModel):
+    state: str
+    last_frame_at: datetime | None
+    fps: float
+    frames: int
+    analysed: int
+    reconnects: int
+    error: str | None
+    detector_ms: dict[str, float]
+
+
+class CameraPublic(BaseModel):
+    id: str
+    name: str
+    township: str
+    grid: str
+    location: dict[str, float] | None
+    source: dict[str, str]
+    analyse_fps: float
+    zones: list[ZonePublic]
+    status: CameraStatusPublic | None
+    snapshot_url: str

@@ -1,0 +1,5 @@
+"""``python -m lianqin`` is the ``lianqin`` command."""
+
+from lianqin.cli import main
+
+main()

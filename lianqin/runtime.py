@@ -1,0 +1,90 @@
+"""The composition root: stores, dispatch core, API server, order bridge, camera workers,
+started in that order and stopped in reverse."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.context import AppContext
+from camera_adapters.base import FrameSource
+from dispatch.api import create_router
+from dispatch.config import DispatchConfig
+from dispatch.service import DispatchService
+from dispatch.store import open_engine as open_dispatch_engine
+from lianqin.config import LianqinConfig
+from lianqin.server import bind, serve_in_thread
+from orderbridge.bridge import OrderBridge, build_adapter
+from patrol.bus import EventBus
+from patrol.service import PatrolService
+from patrol.store import open_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything of one ``lianqin serve`` / ``lianqin demo`` process."""
+
+    def __init__(self, config: LianqinConfig, *, port: int | None = None,
+                 sources: dict[str, FrameSource] | None = None, patrol: bool = True) -> None:
+        self.config = config
+        self.port = config.api.port if port is None else port
+        self._sources = sources
+        self._run_patrol = patrol
+        self.url = ""
+        self.engines: list[Engine] = []
+        self.patrol: PatrolService | None = None
+        self.bridge: OrderBridge | None = None
+        self.dispatch: DispatchService | None = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        cfg = self.config
+        engine = open_engine(cfg.storage.database_url)
+        self.engines.append(engine)
+        sessions = session_factory(engine)
+        sock = bind(cfg.api.host, self.port)
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+        public = (cfg.api.public_url or self.url).rstrip("/")
+
+        router = None
+        if cfg.dispatch.enabled:
+            dispatch_engine = open_dispatch_engine(cfg.dispatch.database_url)
+            self.engines.append(dispatch_engine)
+            core = DispatchConfig.model_validate(
+                cfg.dispatch.model_dump(exclude={"enabled", "database_url"}))
+            self.dispatch = DispatchService(engine=dispatch_engine, config=core)
+            router = create_router(self.dispatch)
+
+        self.patrol = PatrolService(cfg, sessions, EventBus(), self._sources)
+        adapter = build_adapter(cfg.bridge, default_url=f"{self.url}/api/dispatch")
+        context = AppContext(config=cfg, sessions=sessions, evidence_dir=cfg.storage.evidence_dir,
+                             patrol=self.patrol, orders=adapter, dispatch_router=router)
+        self._server, self._server_thread = serve_in_thread(create_app(context), sock)
+        if cfg.bridge.enabled:
+            self.bridge = OrderBridge(cfg.bridge, sessions, self.patrol,
+                                      build_adapter(cfg.bridge, default_url=f"{self.url}/api/dispatch"),
+                                      evidence_base_url=f"{public}/evidence")
+            self.bridge.start()
+        if self._run_patrol:
+            self.patrol.start()
+        log.info("lianqin serving on %s", self.url)
+        return self.url
+
+    def stop(self) -> None:
+        if self.patrol is not None:
+            self.patrol.stop()
+        if self.bridge is not None:
+            self.bridge.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(10)
+        for engine in reversed(self.engines):
+            engine.dispose()

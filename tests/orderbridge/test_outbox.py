@@ -1,0 +1,149 @@
+"""Outbox delivery against a real dispatch core over HTTP: ordering, idempotency,
+retries while the core is down, dead letters for refusals."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from dispatch.app import create_app
+from dispatch.config import DispatchConfig
+from lianqin.server import bind, serve_in_thread
+from orderbridge.adapters.embedded import EmbeddedDispatchAdapter
+from orderbridge.config import RetryConfig
+from orderbridge.outbox import OutboxDelivery
+from patrol.orders import TOPIC_ORDER_CREATE
+from patrol.store import open_engine, session_factory
+from patrol.tables import EventRow, OutboxRow
+
+from helpers import free_port
+
+
+class DispatchServer:
+    """The embedded dispatch core served on a fixed loopback port; can go down and up."""
+
+    def __init__(self, db: Path, port: int) -> None:
+        self.db, self.port = db, port
+        self.url = f"http://127.0.0.1:{port}/api/dispatch"
+        self._server = None
+
+    def up(self) -> None:
+        app = create_app(DispatchConfig(), f"sqlite:///{self.db}")
+        self._server, self._thread = serve_in_thread(app, bind("127.0.0.1", self.port))
+
+    def down(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    def orders(self) -> list[dict]:
+        return httpx.get(f"{self.url}/orders", params={"limit": 500}).json()["data"]
+
+
+@pytest.fixture
+def dispatch_server(tmp_path: Path):
+    server = DispatchServer(tmp_path / "dispatch.db", free_port())
+    server.up()
+    yield server
+    server.down()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def add_event(sessions, event_id: str) -> None:
+    with sessions.begin() as s:
+        s.add(EventRow(id=event_id, camera_id="cam", zone_id="z", kind="smoke", state="active",
+                       review="auto", confidence=0.9, severity="high", boxes=[], start_ts=0.0,
+                       started_at=datetime.now(UTC), snapshot=f"cam/{event_id}/snapshot.jpg"))
+        s.add(OutboxRow(key=f"event:{event_id}", topic=TOPIC_ORDER_CREATE, payload={
+            "kind": "smoke", "source": "video_patrol", "description": f"event {event_id}",
+            "township": "新桥镇", "camera_id": "cam", "zone_id": "z", "event_id": event_id,
+            "severity": "high", "count": None,
+            "evidence": [{"path": f"cam/{event_id}/snapshot.jpg", "kind": "snapshot",
+                          "phase": "before"}]}))
+
+
+def delivery(sessions, url: str) -> OutboxDelivery:
+    return OutboxDelivery(sessions, EmbeddedDispatchAdapter(url, timeout_s=5),
+                          evidence_base_url="http://patrol.example/evidence",
+                          retry=RetryConfig(base_s=0.01, max_s=0.05))
+
+
+def make_due(sessions) -> None:
+    with sessions.begin() as s:
+        s.execute(update(OutboxRow).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+
+def test_orders_are_delivered_oldest_first_and_linked_to_their_events(sessions, dispatch_server):
+    for eid in ("e1", "e2", "e3"):
+        add_event(sessions, eid)
+    assert delivery(sessions, dispatch_server.url).deliver_due() == 3
+    orders = sorted(dispatch_server.orders(), key=lambda o: o["id"])
+    assert [o["event_id"] for o in orders] == ["e1", "e2", "e3"]
+    with sessions() as s:
+        events = {e.id: e for e in s.scalars(select(EventRow))}
+    assert {e.order_id for e in events.values()} == {str(o["id"]) for o in orders}
+    assert all(e.order_status == "dispatched" for e in events.values())
+    detail = httpx.get(f"{dispatch_server.url}/orders/{orders[0]['id']}").json()
+    assert detail["evidence"][0]["url"] == "http://patrol.example/evidence/cam/e1/snapshot.jpg"
+
+
+def test_a_repeat_after_a_crash_makes_no_second_order(sessions, dispatch_server):
+    add_event(sessions, "e1")
+    out = delivery(sessions, dispatch_server.url)
+    assert out.deliver_due() == 1
+    # A crash after the POST but before the commit leaves the row undelivered.
+    with sessions.begin() as s:
+        s.execute(update(OutboxRow).values(delivered_at=None))
+    assert out.deliver_due() == 1
+    assert len(dispatch_server.orders()) == 1
+
+
+def test_while_the_core_is_down_nothing_is_lost(sessions, dispatch_server):
+    dispatch_server.down()
+    add_event(sessions, "e1")
+    add_event(sessions, "e2")
+    out = delivery(sessions, dispatch_server.url)
+    for _ in range(3):
+        make_due(sessions)
+        assert out.deliver_due() == 0
+    with sessions() as s:
+        rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+    # The head of the queue took the failures; the rest waited behind it.
+    assert [r.attempts for r in rows] == [3, 0]
+    assert "ConnectError" in rows[0].last_error and not rows[0].dead
+    dispatch_server.up()
+    make_due(sessions)
+    assert out.deliver_due() == 2
+    assert sorted(o["event_id"] for o in dispatch_server.orders()) == ["e1", "e2"]
+
+
+def test_a_refused_order_goes_to_the_dead_letters_and_does_not_block(sessions, dispatch_server):
+    add_event(sessions, "bad")
+    with sessions.begin() as s:
+        row = s.scalars(select(OutboxRow)).one()
+        row.payload = {**row.payload, "kind": ""}  # the core answers 422
+    add_event(sessions, "good")
+    assert delivery(sessions, dispatch_server.url).deliver_due() == 1
+    with sessions() as s:
+        bad = s.scalars(select(OutboxRow).where(OutboxRow.key == "event:bad")).one()
+        event = s.get(EventRow, "bad")
+    assert bad.dead and "422" in bad.last_error
+    assert event.order_status == "delivery_failed"
+    assert [o["event_id"] for o in dispatch_server.orders()] == ["good"]
+
+
+def test_port_is_really_closed_when_down(dispatch_server):
+    dispatch_server.down()
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", dispatch_server.port))
+    dispatch_server.up()
