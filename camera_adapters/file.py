@@ -10,8 +10,8 @@ from typing import Literal
 
 import av
 import cv2
-from av.bitstream import BitStreamFilterContext
 import numpy as np
+from av.bitstream import BitStreamFilterContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from camera_adapters.base import FrameSource, SourceError

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import free_port
 from sqlalchemy import select, update
 
 from dispatch.app import create_app
@@ -20,8 +21,6 @@ from orderbridge.outbox import OutboxDelivery
 from patrol.orders import TOPIC_ORDER_CREATE
 from patrol.store import open_engine, session_factory
 from patrol.tables import EventRow, OutboxRow
-
-from helpers import free_port
 
 
 class DispatchServer:

@@ -8,7 +8,6 @@ import pytest
 from camera_adapters.frame import Frame
 from rules.config import KindRuleConfig, RulesConfig
 from rules.engine import RuleEngine
-from rules.events import EventState, UpdateType
 from rules.zones import ZoneConfig
 from vision.types import Detections, EventKind
 

@@ -1,0 +1,126 @@
+"""Small image helpers shared by the classical detectors: working resolution, block
+statistics, time constants, region extraction and box scaling."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_WIDTH = 320  # classical cues are computed at this width: detail finer than 2 px of a
+# 640-wide frame carries no smoke/dust/stall evidence, and it keeps each detector ~10 ms
+BLOCK = 8  # block side (work pixels) over which cues are pooled: 16 px at 640 wide
+GLOBAL_BLOCK_CHANGE = 8.0  # mean grey-level change of a block that counts as changed
+GLOBAL_CHANGE_SHARE = 0.5  # when this share of blocks changed at once, the view moved
+MAX_DT_S = 5.0  # a longer gap between frames (stall, reconnect) is treated as this long
+
+
+def work_frame(image: np.ndarray, mask: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Downscale to WORK_WIDTH (never up); returns (image, mask, original/work scale).
+
+    The work size is rounded down to whole blocks so block statistics tile exactly.
+    """
+    h, w = image.shape[:2]
+    scale = max(w / WORK_WIDTH, 1.0)
+    ww = max(int(w / scale) // BLOCK * BLOCK, BLOCK)
+    wh = max(int(h / scale) // BLOCK * BLOCK, BLOCK)
+    small = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
+    small_mask = None
+    if mask is not None:
+        small_mask = cv2.resize(mask, (ww, wh), interpolation=cv2.INTER_NEAREST)
+    return small, small_mask, w / ww
+
+
+def block_mean(values: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Mean over non-overlapping ``block`` x ``block`` tiles (sizes must be multiples)."""
+    h, w = values.shape[:2]
+    return cv2.resize(values.astype(np.float32), (w // block, h // block),
+                      interpolation=cv2.INTER_AREA)
+
+
+def to_pixels(block_map: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Expand a block map back to work pixels (nearest)."""
+    return np.repeat(np.repeat(block_map, block, axis=0), block, axis=1)
+
+
+def rate(dt: float, tau: float) -> float:
+    """Update weight of an exponential moving average with time constant ``tau`` seconds."""
+    return 1.0 - math.exp(-max(dt, 0.0) / tau)
+
+
+def chroma(image: np.ndarray) -> np.ndarray:
+    """max(B, G, R) - min(B, G, R) per pixel (float32): 0 for greys."""
+    img = image.astype(np.float32)
+    return img.max(axis=2) - img.min(axis=2)
+
+
+def edge_energy(gray: np.ndarray) -> np.ndarray:
+    """High-frequency energy |I - G_sigma * I|: the detail band of a one-level
+    wavelet-like decomposition, which fades where smoke or haze covers texture."""
+    return np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 1.2))
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A connected region of a block map: its box (block units, exclusive end) and mask."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    mask: np.ndarray  # bool, full block-map size
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+
+def regions(binary: np.ndarray, min_area: int, bridge: int = 0) -> list[Region]:
+    """8-connected components of a boolean map with at least ``min_area`` cells.
+
+    ``bridge`` > 0 first closes gaps of up to 2 * bridge cells (morphological closing), so
+    a cloud split by an occluding object stays one region.
+    """
+    cells = binary.astype(np.uint8)
+    if bridge > 0:
+        kernel = np.ones((2 * bridge + 1, 2 * bridge + 1), np.uint8)
+        cells = cv2.morphologyEx(cells, cv2.MORPH_CLOSE, kernel) | cells
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cells, 8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area >= min_area:
+            out.append(Region(int(x), int(y), int(x + w), int(y + h), labels == i))
+    return out
+
+
+def boxes_to_image(boxes: list[tuple[float, float, float, float]], scale: float,
+                   width: int, height: int) -> np.ndarray:
+    """(n, 4) float32 boxes scaled by ``scale`` and clipped to the image."""
+    if not boxes:
+        return np.zeros((0, 4), np.float32)
+    arr = np.asarray(boxes, np.float32) * scale
+    arr[:, [0, 2]] = arr[:, [0, 2]].clip(0, width)
+    arr[:, [1, 3]] = arr[:, [1, 3]].clip(0, height)
+    return arr
+
+
+def frame_dt(last_ts: float | None, ts: float) -> float:
+    """Seconds since the previous analysed frame, bounded to (0, MAX_DT_S]."""
+    if last_ts is None:
+        return 0.0
+    return float(min(max(ts - last_ts, 1e-3), MAX_DT_S))
+
+
+def view_moved(gray: np.ndarray, prev_gray: np.ndarray) -> bool:
+    """True when most of the frame changed since the previous analysed frame.
+
+    A PTZ move, a shaking or hand-held camera, an auto-exposure jump: background models
+    are meaningless across such a change and must be learnt again. Events (smoke, dust,
+    a stall, a crowd) change a part of the view, not most of it.
+    """
+    changed = block_mean(np.abs(gray - prev_gray)) > GLOBAL_BLOCK_CHANGE
+    return float(changed.mean()) >= GLOBAL_CHANGE_SHARE
