@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 
 from api.context import AppContext
 from api.routes import cameras, events, orders
@@ -17,7 +18,9 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def create_app(context: AppContext) -> FastAPI:
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI and ReDoc from the package, not from a CDN: command
+    # centres run on closed networks.
+    app = FastAPIOffline(
         title="lianqin",
         summary="Video patrol for joint-enforcement command centres (DB32/T 3335-2017)",
         version="0.1.0",

@@ -107,6 +107,6 @@ class OutboxDelivery:
                 s.execute(update(EventRow).where(EventRow.id == row.payload["event_id"])
                           .values(order_status="delivery_failed"))
         level = logging.WARNING if exc.retryable else logging.ERROR
-        log.log(level, "outbox %s attempt %d failed (%s): %s", row.key, attempts,
-                "retry in %.0fs" % delay if exc.retryable else "dead letter", exc)
+        then = f"retry in {delay:.0f}s" if exc.retryable else "dead letter"
+        log.log(level, "outbox %s attempt %d failed (%s): %s", row.key, attempts, then, exc)
         row.attempts = attempts
