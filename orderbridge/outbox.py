@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.adapters.base import DeliveryError, DispatchAdapter
@@ -40,9 +40,10 @@ class OutboxDelivery:
         self.batch = batch
 
     def pending(self) -> int:
+        """Rows still to deliver (the outbox depth)."""
         with self.sessions() as s:
-            return len(s.scalars(select(OutboxRow.id).where(
-                OutboxRow.delivered_at.is_(None), OutboxRow.dead.is_(False))).all())
+            return s.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.delivered_at.is_(None), OutboxRow.dead.is_(False))) or 0
 
     def deliver_due(self) -> int:
         now = datetime.now(UTC)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 
 # Order states in which a footage check is due or under way.
 VERIFY_STATES = ("feedback_received", "verifying")
+# A check that could not be made (camera offline) is tried again after this long.
+RETRY_FAILED_S = 30.0
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def verification_key(order: dict[str, Any]) -> str:
@@ -61,6 +68,10 @@ class VerificationRunner:
                 row = s.scalars(select(VerificationRow).where(VerificationRow.key == key)).first()
                 if row is not None and row.state == "done":
                     return False  # verdict sits in the outbox
+                if (row is not None and row.state == "failed" and row.finished_at is not None
+                        and datetime.now(UTC) - _aware(row.finished_at)
+                        < timedelta(seconds=RETRY_FAILED_S)):
+                    return False
             self._running.add(key)
         self._pool.submit(self._run, order, key)
         return True
@@ -74,6 +85,7 @@ class VerificationRunner:
                 row = s.scalars(select(VerificationRow).where(VerificationRow.key == key)).first()
                 if row is not None:
                     row.state, row.note = "failed", str(exc)[:1000]
+                    row.finished_at = datetime.now(UTC)
         except Exception:
             log.exception("verification %s failed", key)
         finally:

@@ -65,11 +65,18 @@ class PatrolService:
         self.repair_orphans()
         for camera in self.config.cameras:
             if camera.enabled:
-                worker = CameraWorker(camera, self.config, self.evidence, self._on_analysis,
-                                      self._sources.get(camera.id))
-                self.workers[camera.id] = worker
-                worker.start()
+                self.add_worker(camera)
         log.info("patrolling %d cameras", len(self.workers))
+
+    def add_worker(self, camera: CameraConfig, *, start: bool = True) -> CameraWorker:
+        """Patrol ``camera``; with ``start=False`` the caller drives the worker's
+        ``ingest``/``analyse`` itself (tests, benchmarks)."""
+        worker = CameraWorker(camera, self.config, self.evidence, self._on_analysis,
+                              self._sources.get(camera.id))
+        self.workers[camera.id] = worker
+        if start:
+            worker.start()
+        return worker
 
     def stop(self) -> None:
         """Stop the cameras and end their open events; safe to call twice."""

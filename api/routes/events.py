@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -16,6 +17,7 @@ from api.schemas import (
     RejectRequest,
     RelabelRequest,
 )
+from patrol.service import PatrolService
 from patrol.tables import EventRow
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -72,9 +74,15 @@ def get_event(event_id: str, ctx: ContextDep, session: SessionDep) -> EventPubli
     return event_public(ctx, row)
 
 
-def _review(ctx: ContextDep, action, event_id: str, **kwargs) -> EventPublic:  # noqa: ANN001
+def _patrol(ctx: ContextDep) -> PatrolService:
     if ctx.patrol is None:
         raise HTTPException(503, "the patrol service is not running")
+    return ctx.patrol
+
+
+def _decide(ctx: ContextDep, action: Callable[..., EventRow], event_id: str,
+            **kwargs: str) -> EventPublic:
+    """Run a review decision; unknown event → 404, wrong review state → 409."""
     try:
         row = action(event_id, **kwargs)
     except KeyError:
@@ -87,18 +95,16 @@ def _review(ctx: ContextDep, action, event_id: str, **kwargs) -> EventPublic:  #
 @router.post("/{event_id}/confirm", response_model=EventPublic)
 def confirm_event(event_id: str, body: ConfirmRequest, ctx: ContextDep) -> EventPublic:
     """Confirm a pending event: it raises a work order."""
-    return _review(ctx, ctx.patrol.confirm if ctx.patrol else None, event_id,
-                   actor=body.actor, note=body.note)
+    return _decide(ctx, _patrol(ctx).confirm, event_id, actor=body.actor, note=body.note)
 
 
 @router.post("/{event_id}/reject", response_model=EventPublic)
 def reject_event(event_id: str, body: RejectRequest, ctx: ContextDep) -> EventPublic:
     """Reject a pending event as a false positive (kept for retraining exports)."""
-    return _review(ctx, ctx.patrol.reject if ctx.patrol else None, event_id,
-                   actor=body.actor, reason=body.reason)
+    return _decide(ctx, _patrol(ctx).reject, event_id, actor=body.actor, reason=body.reason)
 
 
 @router.post("/{event_id}/relabel", response_model=EventPublic)
 def relabel_event(event_id: str, body: RelabelRequest, ctx: ContextDep) -> EventPublic:
-    return _review(ctx, ctx.patrol.relabel if ctx.patrol else None, event_id,
-                   actor=body.actor, kind=str(body.kind))
+    """Correct the kind of an event (kept for retraining exports)."""
+    return _decide(ctx, _patrol(ctx).relabel, event_id, actor=body.actor, kind=str(body.kind))

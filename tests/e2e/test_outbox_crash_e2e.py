@@ -55,6 +55,15 @@ def _rows(db: Path) -> list[tuple]:
         engine.dispose()
 
 
+def _scalar(db: Path, sql: str) -> int:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
 def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,6 +106,8 @@ def test_sigkill_with_an_order_in_the_outbox_then_exactly_once(tmp_path: Path):
                 os.killpg(service.pid, signal.SIGKILL)
                 service.wait(10)
             keys = sorted(k for k, _ in _rows(db))
+            # Events the killed process left active were ended at start (orphan repair).
+            assert _scalar(db, "SELECT count(*) FROM events WHERE state = 'active'") == 0
             got = orders()
             assert sorted(f"event:{o['event_id']}" for o in got) == keys, (round_, got)
             # 3. Pretend the crash came after the POST but before the commit: the rows

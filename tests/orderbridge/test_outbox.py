@@ -9,46 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port
 from sqlalchemy import select, update
 
-from dispatch.app import create_app
-from dispatch.config import DispatchConfig
-from lianqin.server import bind, serve_in_thread
 from orderbridge.adapters.embedded import EmbeddedDispatchAdapter
 from orderbridge.config import RetryConfig
 from orderbridge.outbox import OutboxDelivery
 from patrol.orders import TOPIC_ORDER_CREATE
 from patrol.store import open_engine, session_factory
 from patrol.tables import EventRow, OutboxRow
-
-
-class DispatchServer:
-    """The embedded dispatch core served on a fixed loopback port; can go down and up."""
-
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
-        self.url = f"http://127.0.0.1:{port}/api/dispatch"
-        self._server = None
-
-    def up(self) -> None:
-        app = create_app(DispatchConfig(), f"sqlite:///{self.db}")
-        self._server, self._thread = serve_in_thread(app, bind("127.0.0.1", self.port))
-
-    def down(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-
-    def orders(self) -> list[dict]:
-        return httpx.get(f"{self.url}/orders", params={"limit": 500}).json()["data"]
-
-
-@pytest.fixture
-def dispatch_server(tmp_path: Path):
-    server = DispatchServer(tmp_path / "dispatch.db", free_port())
-    server.up()
-    yield server
-    server.down()
 
 
 @pytest.fixture
