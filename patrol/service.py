@@ -119,7 +119,7 @@ class PatrolService:
                          persons=persons.xyxy if persons is not None else None)
         snapshot = self.evidence.write_jpeg(f"{folder}/snapshot.jpg", image)
         self.evidence.write_jpeg(f"{folder}/raw.jpg", frame.image)
-        has_video = worker.info is not None and worker.info.codec != "mjpeg"
+        has_video = worker.clip_info is not None and worker.clip_info.codec != "mjpeg"
         clip = f"{folder}/clip.mp4" if has_video else None
         truth = _ground_truth(worker, event)
         with self.sessions.begin() as s:
