@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from camera_adapters.base import FrameSource, SourceError
-from camera_adapters.capabilities import PacketSource, RecordingStreamMixin, SamplingMixin
+from camera_adapters.capabilities import (
+    PacketSource,
+    PTZMixin,
+    RecordingStreamMixin,
+    SamplingMixin,
+)
 from camera_adapters.frame import Frame, StreamInfo
 from camera_adapters.registry import build_source
 from camera_adapters.ring import PacketRing
@@ -21,6 +26,7 @@ from camera_adapters.secrets import mask_text
 from patrol.analyzer import Analysis, CameraAnalyzer
 from patrol.config import CameraConfig, PatrolConfig
 from patrol.evidence import EvidenceStore
+from patrol.tour import PatrolTour
 from rules.events import ZoneHit
 
 log = logging.getLogger(__name__)
@@ -127,7 +133,20 @@ class CameraWorker:
         # The main stream recorded for clips, when the sub stream is analysed; found by the
         # record loop (asking an ONVIF camera for its profiles is network I/O).
         self.recorder: PacketSource | None = None
-        self.analyzer = CameraAnalyzer(camera.id, camera.zones, config.detectors, config.rules)
+        # One analyzer per view: a fixed camera has one (key None), a PTZ camera on a tour
+        # one per preset (its own zones, background models and open events).
+        self.analyzers: dict[str | None, CameraAnalyzer] = {
+            preset: CameraAnalyzer(camera.id, camera.zones_at(preset), config.detectors,
+                                   config.rules, preset=preset)
+            for preset in ([p.token for p in camera.presets] or [None])}
+        self._preset: str | None = None if not camera.presets else camera.presets[0].token
+        # While a PTZ camera moves and settles, its frames are not analysed.
+        self._paused = threading.Event()
+        if camera.presets:
+            self._paused.set()  # until the tour (or a verification) has moved it
+        # Whoever moves the camera holds this: the tour for one visit, or a verification.
+        self.ptz_lock = threading.Lock()
+        self.preempt = threading.Event()  # a verification asks the tour to yield
         self.ring = PacketRing(max(config.evidence.pre_roll_s + config.evidence.post_roll_s,
                                    config.verification.window_s) + RING_MARGIN_S)
         self.info: StreamInfo | None = None  # the analysed stream
@@ -148,6 +167,9 @@ class CameraWorker:
         loops = [("capture", self._capture_loop), ("analyse", self._analysis_loop)]
         if isinstance(self.source, RecordingStreamMixin):
             loops.append(("record", self._record_loop))
+        if self.camera.presets and isinstance(self.source, PTZMixin):
+            tour = PatrolTour(self, self.source, self.camera.presets, self.camera.tour, self._stop)
+            loops.append(("tour", tour.run))
         for name, target in loops:
             thread = threading.Thread(target=target, name=f"{name}-{self.camera.id}", daemon=True)
             thread.start()
@@ -167,6 +189,28 @@ class CameraWorker:
                 t.is_alive() for t in self._threads if t.name.startswith("record")):
             self.recorder.close()
         self.status.state = CameraState.STOPPED
+
+    @property
+    def analyzer(self) -> CameraAnalyzer:
+        """The analyzer of the current view."""
+        return self.analyzers[self._preset]
+
+    @property
+    def preset(self) -> str | None:
+        return self._preset
+
+    def leave_view(self) -> None:
+        """Stop analysing: the camera is about to move."""
+        self._paused.set()
+
+    def arrive(self, preset: str) -> None:
+        """The camera is at ``preset`` and its picture has settled: analyse it from now on,
+        with that preset's zones and fresh background models."""
+        analyzer = self.analyzers[preset]
+        analyzer.reset_detectors()
+        self._preset = preset
+        self.status.preset = preset
+        self._paused.clear()
 
     @property
     def clip_info(self) -> StreamInfo | None:
@@ -281,6 +325,7 @@ class CameraWorker:
             st.fps, st.bitrate_bps, st.gop_frames = snap.fps, snap.bitrate_bps, snap.gop_frames
             st.packets, st.bytes = snap.packets, snap.bytes
             last = snap.last_packet_wall or last
+            st.last_frame_wall = last
             stride = getattr(self.source, "keyframe_stride", None)
             st.keyframes_only = bool(callable(stride) and stride() is not None)
         recorder_stats = getattr(self.recorder, "stats", None)
@@ -305,6 +350,9 @@ class CameraWorker:
             if self._stop.is_set() or frame is None:
                 return
             last_index = frame.index
+            if self._paused.is_set():  # moving between presets
+                self._flush_clips()
+                continue
             if frame.ts < next_ts - 2 * period:  # the source's clock restarted (reconnect)
                 self.analyzer.reset()
                 next_ts = frame.ts
