@@ -219,9 +219,9 @@ class _RtspReader:
         first = raws[0]
         key = any(p.is_keyframe for p in raws)
         data = b"".join(bytes(p) for p in raws)
-        self.stats.packet(len(data), keyframe=key, now=now)
         tb = float(first.time_base)
         ts = self.clock.observe(first.pts * tb, now)
+        self.stats.packet(len(data), keyframe=key, now=now, ts=first.pts * tb)
         pts = round(ts / TIME_BASE)
         raw_dts = first.dts if first.dts is not None else first.pts
         dts = pts - round((first.pts - raw_dts) * tb / TIME_BASE)

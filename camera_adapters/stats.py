@@ -42,10 +42,13 @@ class IntakeStats:
         self.gop_frames: int | None = None
         self.last_packet_wall: float | None = None
         self._since_key: int | None = None
-        self._window: deque[tuple[float, int]] = deque()
+        self._window: deque[tuple[float, float, int]] = deque()  # (arrival, stream time, size)
         self._lock = threading.Lock()
 
-    def packet(self, size: int, *, keyframe: bool, now: float | None = None) -> None:
+    def packet(self, size: int, *, keyframe: bool, now: float | None = None,
+               ts: float | None = None) -> None:
+        """Count one packet. ``ts`` (its stream time) makes the rates immune to bursts, such
+        as the packets buffered while a stream opens arriving at once."""
         now = time.time() if now is None else now
         with self._lock:
             self.packets += 1
@@ -57,15 +60,15 @@ class IntakeStats:
                 self._since_key = 1
             elif self._since_key is not None:
                 self._since_key += 1
-            self._window.append((now, size))
+            self._window.append((now, now if ts is None else ts, size))
             while self._window and self._window[0][0] < now - RATE_WINDOW_S:
                 self._window.popleft()
 
     def snapshot(self, now: float | None = None) -> IntakeSnapshot:
         now = time.time() if now is None else now
         with self._lock:
-            window = [(t, s) for t, s in self._window if t >= now - RATE_WINDOW_S]
-            span = (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
+            window = [(t, s) for arrived, t, s in self._window if arrived >= now - RATE_WINDOW_S]
+            span = (max(t for t, _ in window) - min(t for t, _ in window)) if window else 0.0
             fps = (len(window) - 1) / span if span > 0 else 0.0
             bitrate = 8 * sum(s for _, s in window[1:]) / span if span > 0 else 0.0
             return IntakeSnapshot(self.packets, self.bytes, self.decoded, fps, bitrate,
