@@ -59,8 +59,10 @@ class PatrolTour:
 
     def visit(self, preset: PresetConfig) -> bool:
         """Go, settle, dwell. False when the camera would not go there."""
+        while self.target.preempt.is_set():  # a verification has the camera
+            if self.stop.wait(0.2):
+                return True
         with self.target.ptz_lock:
-            self.target.preempt.clear()
             self.target.leave_view()
             try:
                 self.ptz.goto_preset(preset.token)

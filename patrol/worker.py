@@ -146,7 +146,7 @@ class CameraWorker:
             self._paused.set()  # until the tour (or a verification) has moved it
         # Whoever moves the camera holds this: the tour for one visit, or a verification.
         self.ptz_lock = threading.Lock()
-        self.preempt = threading.Event()  # a verification asks the tour to yield
+        self.preempt = threading.Event()  # set while a verification wants or has the camera
         self.ring = PacketRing(max(config.evidence.pre_roll_s + config.evidence.post_roll_s,
                                    config.verification.window_s) + RING_MARGIN_S)
         self.info: StreamInfo | None = None  # the analysed stream
