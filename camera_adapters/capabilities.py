@@ -3,6 +3,7 @@
 - :class:`PTZMixin`: a camera that can be sent to presets (ONVIF PTZ).
 - :class:`RecordingStreamMixin`: a camera analysed on its sub stream whose clips are cut
   from its main stream.
+- :class:`PacketSinkMixin`: a source that hands its packets on as they arrive.
 - :class:`SamplingMixin`: a source told how often it will be analysed, so that it can
   decode less (keyframes only) when that is all the analysis needs.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from camera_adapters.frame import EncodedPacket, StreamInfo
@@ -57,6 +59,13 @@ class RecordingStreamMixin(ABC):
     @abstractmethod
     def recording_source(self) -> PacketSource | None:
         """The stream to cut clips from, when it is not the analysed one (else ``None``)."""
+
+
+class PacketSinkMixin(ABC):
+    @abstractmethod
+    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
+        """Hand every packet to ``sink`` as it arrives (at least once per GOP), instead of
+        attaching them to the next decoded frame, which may be minutes away."""
 
 
 class SamplingMixin(ABC):

@@ -17,6 +17,7 @@ Every call carries the platform's token header (``access-token`` by default); an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,8 +27,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from camera_adapters.base import FrameSource, SourceError
-from camera_adapters.capabilities import SamplingMixin
-from camera_adapters.frame import Frame, StreamInfo
+from camera_adapters.capabilities import PacketSinkMixin, SamplingMixin
+from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
 from camera_adapters.rtsp import RtspSource, RtspSourceConfig
 from camera_adapters.secrets import mask_text, remember_secret
 from camera_adapters.stats import IntakeStats
@@ -55,6 +56,7 @@ class Gb28181SourceConfig(BaseModel):
     decode: Literal["auto", "keyframes", "all"] = Field(default="auto",
                                                         description="As for rtsp sources.")
     timeout_s: float = Field(default=10.0, gt=0, le=120, description="HTTP and RTSP timeouts.")
+    fast_decode: bool = Field(default=False, description="As for rtsp sources.")
 
     def remember_secrets(self) -> None:
         for secret in (self.token, self.media_secret):
@@ -159,7 +161,7 @@ class Gb28181Platform:
         self._client.close()
 
 
-class Gb28181Source(FrameSource, SamplingMixin):
+class Gb28181Source(FrameSource, SamplingMixin, PacketSinkMixin):
     """A GB/T 28181 channel: asks the platform to play it, then reads the RTSP URL it gets
     (a new URL on every reconnect, since the platform may move the stream)."""
 
@@ -173,6 +175,7 @@ class Gb28181Source(FrameSource, SamplingMixin):
             timeout_s=config.timeout_s)
         self._rtsp: RtspSource | None = None
         self._analyse_fps: float | None = None
+        self._sink: Callable[[list[EncodedPacket]], None] | None = None
         self._epoch = time.time()
         self._stats = IntakeStats()
         self.play_url: str | None = None
@@ -190,6 +193,11 @@ class Gb28181Source(FrameSource, SamplingMixin):
         if self._rtsp is not None:
             self._rtsp.set_analysis_rate(fps)
 
+    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
+        self._sink = sink
+        if self._rtsp is not None:
+            self._rtsp.set_packet_sink(sink)
+
     def keyframe_stride(self) -> int | None:
         return self._rtsp.keyframe_stride() if self._rtsp is not None else None
 
@@ -198,10 +206,12 @@ class Gb28181Source(FrameSource, SamplingMixin):
         self.play_url = self.platform.play(cfg.device_id, cfg.channel_id)
         self._rtsp = RtspSource(self.camera_id, RtspSourceConfig(
             url=self.play_url, transport=cfg.transport, decode=cfg.decode,
+            fast_decode=cfg.fast_decode,
             connect_timeout_s=cfg.timeout_s, read_timeout_s=cfg.timeout_s),
             epoch=self._epoch, stats=self._stats)
         if self._analyse_fps is not None:
             self._rtsp.set_analysis_rate(self._analyse_fps)
+        self._rtsp.set_packet_sink(self._sink)
         return self._rtsp.open()
 
     def read(self) -> Frame | None:

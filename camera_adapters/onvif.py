@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from camera_adapters.base import FrameSource, SourceError
 from camera_adapters.capabilities import (
+    PacketSinkMixin,
     PacketSource,
     Preset,
     PTZError,
@@ -28,7 +30,7 @@ from camera_adapters.capabilities import (
     RecordingStreamMixin,
     SamplingMixin,
 )
-from camera_adapters.frame import Frame, StreamInfo
+from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
 from camera_adapters.http import fetch_jpeg
 from camera_adapters.httpauth import camera_auth
 from camera_adapters.rtsp import RtspSource, RtspSourceConfig
@@ -61,6 +63,7 @@ class OnvifSourceConfig(BaseModel):
                                                         description="As for rtsp sources.")
     output_width: int | None = Field(default=None, ge=64, le=7680,
                                      description="Scale decoded pictures to this width.")
+    fast_decode: bool = Field(default=False, description="As for rtsp sources.")
 
     def secret(self) -> str | None:
         return self.password.get_secret_value() if self.password is not None else None
@@ -197,7 +200,7 @@ def _why(exc: BaseException) -> str:
     return mask_text(" ".join(text.split())[:300])
 
 
-class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin):
+class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin, PacketSinkMixin):
     """An ONVIF camera: profiles resolved at open, frames over RTSP, PTZ presets."""
 
     def __init__(self, camera_id: str, config: OnvifSourceConfig) -> None:
@@ -211,6 +214,7 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin):
         self._rtsp: RtspSource | None = None
         self._main_token: str | None = None
         self._analyse_fps: float | None = None
+        self._sink: Callable[[list[EncodedPacket]], None] | None = None
         self._lock = threading.Lock()  # the capture and record threads both resolve profiles
 
     @property
@@ -225,6 +229,11 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin):
         self._analyse_fps = fps
         if self._rtsp is not None:
             self._rtsp.set_analysis_rate(fps)
+
+    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
+        self._sink = sink
+        if self._rtsp is not None:
+            self._rtsp.set_packet_sink(sink)
 
     def keyframe_stride(self) -> int | None:
         return self._rtsp.keyframe_stride() if self._rtsp is not None else None
@@ -241,7 +250,8 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin):
         return RtspSourceConfig(
             url=url, sub_url=sub_url, username=cfg.username, password=cfg.password,
             transport=cfg.transport, connect_timeout_s=cfg.connect_timeout_s,
-            read_timeout_s=cfg.read_timeout_s, decode=cfg.decode, output_width=cfg.output_width)
+            read_timeout_s=cfg.read_timeout_s, decode=cfg.decode, output_width=cfg.output_width,
+            fast_decode=cfg.fast_decode)
 
     def _ensure_rtsp(self) -> RtspSource:
         with self._lock:
@@ -250,6 +260,7 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin):
                                         stats=self._stats)
                 if self._analyse_fps is not None:
                     self._rtsp.set_analysis_rate(self._analyse_fps)
+                self._rtsp.set_packet_sink(self._sink)
             return self._rtsp
 
     def open(self) -> StreamInfo:

@@ -14,12 +14,13 @@ from enum import StrEnum
 
 from camera_adapters.base import FrameSource, SourceError
 from camera_adapters.capabilities import (
+    PacketSinkMixin,
     PacketSource,
     PTZMixin,
     RecordingStreamMixin,
     SamplingMixin,
 )
-from camera_adapters.frame import Frame, StreamInfo
+from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
 from camera_adapters.registry import build_source
 from camera_adapters.ring import PacketRing
 from camera_adapters.secrets import mask_text
@@ -43,7 +44,7 @@ STALL_AFTER_S = 5.0
 # Extra seconds the ring keeps beyond the longest clip (event or verification window),
 # so that a clip can still be cut a little after its end was recorded. The ring is most of
 # a camera's memory (a 4 Mbit/s main stream is 0.5 MB/s), so it is kept short.
-RING_MARGIN_S = 10.0
+RING_MARGIN_S = 5.0
 # Frames whose time falls this share of a period early still count as due: keyframe-only
 # cameras deliver one frame per GOP with a few ms of jitter.
 DUE_TOLERANCE = 0.1
@@ -130,6 +131,8 @@ class CameraWorker:
         self.source = source or build_source(camera.id, camera.source)
         if isinstance(self.source, SamplingMixin):
             self.source.set_analysis_rate(camera.analyse_fps)
+        if isinstance(self.source, PacketSinkMixin):
+            self.source.set_packet_sink(self._take_packets)
         # The main stream recorded for clips, when the sub stream is analysed; found by the
         # record loop (asking an ONVIF camera for its profiles is network I/O).
         self.recorder: PacketSource | None = None
@@ -297,6 +300,12 @@ class CameraWorker:
                 return True
             self.ingest(frame)
         return False
+
+    def _take_packets(self, packets: list[EncodedPacket]) -> None:
+        """Packets of the analysed stream as they arrive: into the ring, unless clips come
+        from the main stream."""
+        if self.recorder is None:
+            self.ring.extend(packets)
 
     def ingest(self, frame: Frame) -> None:
         """Take a captured frame: packets into the ring, health figures, latest picture."""

@@ -37,10 +37,25 @@ def launch_line(spec):
                 f"! rtph264pay name=pay0 pt=96 config-interval=-1 )")
     if kind == "file":
         path, _, fps = rest.rpartition("@")
+        # h264parse gives a raw stream decoding times only; the probe below copies them to
+        # the presentation times (no B-frames), which the RTP payloader needs.
         return (f"( multifilesrc location={path} loop=true "
                 f"caps=video/x-h264,stream-format=byte-stream,framerate={fps}/1 "
-                f"! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+                f"! h264parse name=parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
     raise SystemExit(f"unknown mount spec {spec!r}")
+
+
+def _pts_from_dts(_pad, info):
+    buffer = info.get_buffer()
+    if buffer.pts == Gst.CLOCK_TIME_NONE:
+        buffer.pts = buffer.dts
+    return Gst.PadProbeReturn.OK
+
+
+def _on_media(_factory, media):
+    parse = media.get_element().get_by_name("parse")
+    if parse is not None:
+        parse.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _pts_from_dts)
 
 
 def main():
@@ -68,6 +83,7 @@ def main():
         path, _, spec = item.partition("=")
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(spec))
+        factory.connect("media-configure", _on_media)
         factory.set_shared(not args.unshared)
         if args.user:
             permissions = GstRtspServer.RTSPPermissions()
