@@ -59,3 +59,22 @@ def test_remembered_secrets_are_masked_even_outside_urls():
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_commented_camera_examples_of_example_yaml_are_valid(monkeypatch):
+    import yaml
+
+    from lianqin.config import EXAMPLE
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# ---- Real cameras"):text.index("# A recorded video")]
+    lines = [line[4:] for line in block.splitlines() if line.startswith("  # ")
+             and not line.startswith("  # ---")]
+    entries = "\n".join(line for line in lines if line.startswith(("- ", "  ")))  # not prose
+    cameras = yaml.safe_load(entries)
+    for name in ("GATE01_PASSWORD", "FIELD02_PASSWORD", "WVP_TOKEN", "ZLM_SECRET",
+                 "SNAP04_PASSWORD"):
+        monkeypatch.setenv(name, "example-secret")
+    config = parse_config({"cameras": cameras})
+    assert [c.source.type for c in config.cameras] == ["rtsp", "onvif", "gb28181", "http", "mock"]
+    assert [p.token for p in config.cameras[1].presets] == ["1", "2"]
