@@ -194,6 +194,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer and shorter runs")
     parser.add_argument("--max-n", type=int, default=100,
                         help="the keyframe-only run that checks the target (default 100)")
+    parser.add_argument("--search", type=int, nargs="*", metavar="N",
+                        help="only find the largest N that keeps up (keyframe-only, 0.5 fps), "
+                        "trying these N in order until one fails")
     args = parser.parse_args()
     if args.cmd == "client":
         client(args)
@@ -202,6 +205,15 @@ def main() -> None:
     warm, secs = (8.0, 15.0) if args.quick else (10.0, 30.0)
     server = Server(stream)
     rows = []
+    if args.search:
+        try:
+            for n in args.search:
+                rows.append(report(run_patrol(server, n, "keyframes", 0.5, warm, secs)))
+                if not rows[-1]["keeps_up"]:
+                    break
+        finally:
+            server.stop()
+        return
     try:
         rows.append(report(run_patrol(server, 20, "keyframes", 0.5, warm, secs)))
         rows.append(report(run_patrol(server, 8, "all", 0.5, warm, secs)))
