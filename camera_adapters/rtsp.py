@@ -181,8 +181,12 @@ class _RtspReader:
         if cfg.transport == "udp":
             options |= {"buffer_size": str(UDP_BUFFER_BYTES), "max_delay": str(UDP_MAX_DELAY_US)}
         try:
+            # The read timeout is FFmpeg's own socket timeout. PyAV's read timeout would
+            # install an interrupt callback that takes the GIL on every socket read: with
+            # a hundred cameras that costs more CPU than the demuxing, and starves threads.
+            # Its open timeout is dropped once the stream is open.
             self.container = av.open(self.url, options=options,
-                                     timeout=(cfg.connect_timeout_s, cfg.read_timeout_s))
+                                     timeout=(cfg.connect_timeout_s, None))
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"cannot open {mask_url(self.url)}: {_reason(exc)}") from None
         if not self.container.streams.video:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,20 +40,34 @@ def wait_line(proc: subprocess.Popen, word: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     result: list[str] = []
 
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if line.startswith(word):
-                result.append(line)
-                return
+    found = threading.Event()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(max(0.0, deadline - time.monotonic()))
+    def read() -> None:  # drains stdout to the end, so that the child never blocks on it
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if not found.is_set() and line.startswith(word):
+                result.append(line)
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    found.wait(max(0.0, deadline - time.monotonic()))
     if not result:
         proc.kill()
-        err = proc.stderr.read() if proc.stderr else ""
+        err = ""
+        if getattr(proc, "stderr_file", None) is not None:
+            proc.stderr_file.seek(0)
+            err = proc.stderr_file.read().decode(errors="replace")
         raise RuntimeError(f"{proc.args[:3]} did not print {word!r}: {err[-2000:]}")
     return result[0]
+
+
+def spawn(cmd: list[str], **kwargs: object) -> subprocess.Popen:
+    """A child whose stdout we read and whose stderr goes to a file (a pipe nobody reads
+    would fill up and block it)."""
+    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr_file, text=True,
+                            **kwargs)
+    proc.stderr_file = stderr_file  # type: ignore[attr-defined]
+    return proc
 
 
 class GstRtspServer:
@@ -78,8 +93,7 @@ class GstRtspServer:
             cmd += ["--mount", f"{path}={spec}"]
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = spawn(cmd)
         wait_line(self.proc, "ready")
 
     def kill(self) -> None:
@@ -115,8 +129,7 @@ class IpyCam:
             cmd.append("--discovery")
         if netns:
             cmd = ["ip", "netns", "exec", netns, *cmd]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, cwd=HERE)
+        self.proc = spawn(cmd, cwd=HERE)
         wait_line(self.proc, "ready", timeout=30)
 
     def stop(self) -> None:
