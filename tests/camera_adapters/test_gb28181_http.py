@@ -4,7 +4,7 @@ cameras behind Digest authentication; both on loopback."""
 from __future__ import annotations
 
 import pytest
-from conftest import RTSP_PASSWORD
+from peers import RTSP_PASSWORD
 from standins import CHANNEL_IDS, DEVICE_ID, WVP_TOKEN, ZLM_SECRET, snapshot_camera_app, wvp_app
 
 from camera_adapters.base import SourceError

@@ -151,9 +151,9 @@ def camera_network():
 
 
 def test_discover_finds_the_camera_inside_a_namespace(camera_network):
-    from conftest import IpyCam, _ipycam_available
+    from peers import IpyCam, ipycam_available
 
-    require(_ipycam_available(), "ipycam (pip: the test extra) and ffmpeg")
+    require(ipycam_available(), "ipycam (pip: the test extra) and ffmpeg")
     cam_ns, cli_ns = camera_network
     camera = IpyCam("admin", "On@vif-9")
     camera.start(netns=cam_ns, host="192.0.2.1", discovery=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import RTSP_PASSWORD, RTSP_USER
+from peers import RTSP_PASSWORD, RTSP_USER
 
 from camera_adapters.base import SourceError
 from camera_adapters.rtsp import RtspSource, RtspSourceConfig, keyframe_stride
