@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
+from api.metrics import patrol_registry
 from api.routes import cameras, events, orders
 
 HERE = Path(__file__).parent
@@ -40,6 +42,14 @@ def create_app(context: AppContext) -> FastAPI:
         workers = context.patrol.workers if context.patrol else {}
         states = {cid: w.refresh_state().state for cid, w in workers.items()}
         return {"status": "ok", "cameras": states}
+
+    registry = patrol_registry(context.patrol)
+
+    @app.get("/metrics", tags=["health"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    def metrics() -> Response:
+        """Prometheus metrics: per camera state, fps, bitrate, last frame, counters."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def console(request: Request) -> HTMLResponse:

@@ -74,11 +74,18 @@ class ZonePublic(BaseModel):
 
 class CameraStatusPublic(BaseModel):
     state: str
-    last_frame_at: datetime | None
-    fps: float
-    frames: int
+    last_frame_at: datetime | None = Field(description="Last packet (or frame) received.")
+    fps: float = Field(description="Stream frame rate (every packet, decoded or not).")
+    bitrate_kbps: float = Field(description="Bitrate of the analysed stream.")
+    frames: int = Field(description="Pictures decoded.")
     analysed: int
     reconnects: int
+    keyframes_only: bool = Field(description="Only keyframes are decoded (patrol sampling).")
+    gop_frames: int | None
+    transport: str | None
+    record_state: str | None = Field(description="Main stream recorded for clips, if separate.")
+    record_bitrate_kbps: float | None
+    preset: str | None = Field(description="PTZ preset the camera is at (patrol tours).")
     error: str | None
     detector_ms: dict[str, float]
 

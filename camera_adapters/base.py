@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 from camera_adapters.frame import Frame, StreamInfo
+from camera_adapters.stats import IntakeStats
 
 
 class SourceError(RuntimeError):
@@ -38,6 +39,12 @@ class FrameSource(ABC):
     def live(self) -> bool:
         """True for sources that pace themselves in real time (cameras, realtime scenes)."""
         return False
+
+    @property
+    def intake(self) -> IntakeStats | None:
+        """Packet-level figures of a network source (every packet, decoded or not), so that
+        health does not depend on how often frames are decoded; ``None`` elsewhere."""
+        return None
 
     def frames(self) -> Iterator[Frame]:
         """Iterate until the source ends."""

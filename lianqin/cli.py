@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from camera_adapters.secrets import mask_text
+from lianqin import cli_camera
 
 
 class _MaskingFormatter(logging.Formatter):
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_config_check)
     example = csub.add_parser("example", help="print the annotated example configuration")
     example.set_defaults(func=cmd_config_example)
+    cli_camera.register(sub)
     return parser
 
 

@@ -109,7 +109,7 @@ class VerificationRunner:
         log.info("verifying order %s (attempt %d) on %s", order_id, attempt, order["camera_id"])
         check = self.patrol.check_footage(camera_id=order["camera_id"], zone_id=order.get("zone_id"),
                                           kind=order["kind"], evidence_folder=folder,
-                                          name=f"verify-{attempt}")
+                                          name=f"verify-{attempt}", preset=self._preset(order))
         effective = not check.present
         note = (f"复核{'未见' if effective else '仍见'}问题：{check.hits}/{check.frames} 帧命中"
                 f"（{'处置有效' if effective else '处置无效'}）")
@@ -127,6 +127,15 @@ class VerificationRunner:
                             "evidence": evidence},
             }))
         log.info("order %s verified: %s", order_id, note)
+
+    def _preset(self, order: dict[str, Any]) -> str | None:
+        """The PTZ preset the order's event was seen at (None: a fixed camera)."""
+        event_id = order.get("event_id")
+        if not event_id:
+            return None
+        with self.sessions() as s:
+            event = s.get(EventRow, event_id)
+        return event.preset if event is not None else None
 
     def _folder(self, order: dict[str, Any]) -> str:
         event_id = order.get("event_id")

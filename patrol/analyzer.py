@@ -27,6 +27,7 @@ class Analysis:
     frame: Frame
     detections: dict[EventKind, Detections]
     result: RuleResult
+    preset: str | None = None  # the PTZ preset the picture was taken at (patrol tours)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class CameraAnalyzer:
     zones: Sequence[ZoneConfig]
     detectors_config: DetectorsConfig
     rules_config: RulesConfig
+    preset: str | None = None
     rules: RuleEngine = field(init=False)
     detectors: dict[EventKind, Detector] = field(init=False)
     timings: dict[EventKind, DetectorTiming] = field(init=False)
@@ -79,12 +81,17 @@ class CameraAnalyzer:
             timing.last_ms = (time.perf_counter() - started) * 1000
             timing.calls += 1
             timing.total_ms += timing.last_ms
-        return Analysis(frame, detections, self.rules.update(frame, detections))
+        return Analysis(frame, detections, self.rules.update(frame, detections), self.preset)
 
     def close(self, frame_ts: float, wall_ts: float) -> list[RuleUpdate]:
         return self.rules.close_all(frame_ts, wall_ts)
 
-    def reset(self) -> None:
+    def reset_detectors(self) -> None:
+        """Forget the detectors' background models (a PTZ camera back at this preset),
+        keeping the rules' open events."""
         for detector in self.detectors.values():
             detector.reset()
+
+    def reset(self) -> None:
+        self.reset_detectors()
         self.rules.reset()

@@ -25,8 +25,14 @@ def order_payload(row: EventRow, camera: CameraConfig) -> dict[str, Any]:
     """The order request for an event: who, where, what, and the evidence (as paths
     relative to the evidence store; the bridge turns them into URLs)."""
     kind = row.label or row.kind
-    zone = next((z for z in camera.zones if z.id == row.zone_id), None)
+    try:
+        zone = camera.zone(row.zone_id, row.preset)
+    except KeyError:  # the preset was removed from the configuration since
+        zone = None
     place = camera.name or camera.id
+    preset = next((p for p in camera.presets if p.token == row.preset), None)
+    if preset is not None and preset.name:
+        place = f"{place}·{preset.name}"
     if zone is not None and zone.name:
         place = f"{place}（{zone.name}）"
     what = KIND_NAMES_ZH.get(kind, kind)

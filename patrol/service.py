@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_adapters.base import FrameSource
+from camera_adapters.capabilities import PTZError, PTZMixin
 from patrol.analyzer import Analysis
 from patrol.bus import EventBus
 from patrol.config import CameraConfig, PatrolConfig
@@ -85,8 +86,9 @@ class PatrolService:
             worker.stop()
             latest = worker.latest_frame
             if latest is not None:
-                for upd in worker.analyzer.close(latest.ts, latest.wall_ts):
-                    self._on_end(upd.event)
+                for analyzer in worker.analyzers.values():
+                    for upd in analyzer.close(latest.ts, latest.wall_ts):
+                        self._on_end(upd.event)
 
     def repair_orphans(self) -> int:
         """Events left active by a crash are ended at their last update (Frigate's rule)."""
@@ -114,17 +116,19 @@ class PatrolService:
         caption = f"{camera.id}  {datetime.fromtimestamp(frame.wall_ts, UTC):%Y-%m-%d %H:%M:%S}Z"
         persons = analysis.detections.get(event.kind)
         persons = persons.metadata.get("persons") if persons is not None else None
-        image = annotate(frame.image, zones=worker.analyzer.layout(frame), boxes=event.boxes,
+        analyzer = worker.analyzers.get(analysis.preset, worker.analyzer)
+        image = annotate(frame.image, zones=analyzer.layout(frame), boxes=event.boxes,
                          kind=event.kind, confidence=event.confidence, caption=caption,
                          persons=persons.xyxy if persons is not None else None)
         snapshot = self.evidence.write_jpeg(f"{folder}/snapshot.jpg", image)
         self.evidence.write_jpeg(f"{folder}/raw.jpg", frame.image)
-        has_video = worker.info is not None and worker.info.codec != "mjpeg"
+        has_video = worker.clip_info is not None and worker.clip_info.codec != "mjpeg"
         clip = f"{folder}/clip.mp4" if has_video else None
         truth = _ground_truth(worker, event)
         with self.sessions.begin() as s:
             row = EventRow(
-                id=event.id, camera_id=camera.id, zone_id=event.zone_id, kind=event.kind,
+                id=event.id, camera_id=camera.id, zone_id=event.zone_id, preset=analysis.preset,
+                kind=event.kind,
                 state=event.state, review="pending", confidence=event.confidence,
                 count=event.count, severity=event.severity, boxes=[list(b) for b in event.boxes],
                 start_ts=event.start_ts, started_at=_dt(event.started_wall), snapshot=snapshot,
@@ -145,6 +149,7 @@ class PatrolService:
         open_parent = s.scalars(
             select(EventRow).where(
                 EventRow.camera_id == row.camera_id, EventRow.zone_id == row.zone_id,
+                (EventRow.preset.is_(None) if row.preset is None else EventRow.preset == row.preset),
                 EventRow.kind == row.kind, EventRow.review.in_(("auto", "confirmed")),
                 EventRow.id != row.id,
                 (EventRow.order_status.is_(None)) | (EventRow.order_status.not_in(FINAL_ORDER_STATES)),
@@ -206,12 +211,36 @@ class PatrolService:
 
     # -- verification -------------------------------------------------------------------
     def check_footage(self, *, camera_id: str, zone_id: str | None, kind: str,
-                      evidence_folder: str, name: str) -> FootageCheck:
+                      evidence_folder: str, name: str, preset: str | None = None) -> FootageCheck:
         """Look at fresh footage of the camera for the configured window (blocking) and
-        store after-evidence. Raises VerificationError when no footage can be had."""
+        store after-evidence. A PTZ camera is first sent back to ``preset``, the one the
+        event was seen at. Raises VerificationError when no footage can be had."""
         worker = self.workers.get(camera_id)
         if worker is None:
             raise VerificationError(f"camera {camera_id} is not patrolled by this service")
+        if preset is None or not worker.camera.presets:
+            return self._look(worker, camera_id, zone_id, kind, evidence_folder, name)
+        if not isinstance(worker.source, PTZMixin):
+            raise VerificationError(f"camera {camera_id} cannot move to preset {preset}")
+        if preset not in worker.analyzers:
+            raise VerificationError(f"camera {camera_id} has no preset {preset} configured")
+        worker.preempt.set()  # the tour yields at once instead of finishing its dwell
+        if not worker.ptz_lock.acquire(timeout=VERIFY_GRACE_S):
+            raise VerificationError(f"camera {camera_id}: the patrol tour did not yield")
+        try:
+            worker.leave_view()
+            try:
+                worker.source.goto_preset(preset)
+            except PTZError as exc:
+                raise VerificationError(f"camera {camera_id}: {exc}") from None
+            worker.arrive(preset)  # the probe below waits settle_s before it counts
+            return self._look(worker, camera_id, zone_id, kind, evidence_folder, name)
+        finally:
+            worker.preempt.clear()
+            worker.ptz_lock.release()
+
+    def _look(self, worker: CameraWorker, camera_id: str, zone_id: str | None, kind: str,
+              evidence_folder: str, name: str) -> FootageCheck:
         cfg = self.config.verification
         latest = worker.latest_frame
         if latest is None:

@@ -23,6 +23,8 @@ class EventRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     camera_id: Mapped[str] = mapped_column(String(64), index=True)
     zone_id: Mapped[str] = mapped_column(String(64))
+    # The PTZ preset the camera was at (patrol tours); verification returns there first.
+    preset: Mapped[str | None] = mapped_column(String(64), default=None)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     label: Mapped[str | None] = mapped_column(String(16), default=None)  # operator relabel
     state: Mapped[str] = mapped_column(String(16), index=True)  # active | ended

@@ -4,6 +4,7 @@ patrol rate, evidence clips cut when their post-roll has arrived, verification p
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -12,26 +13,41 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from camera_adapters.base import FrameSource, SourceError
-from camera_adapters.frame import Frame, StreamInfo
+from camera_adapters.capabilities import (
+    PacketSinkMixin,
+    PacketSource,
+    PTZMixin,
+    RecordingStreamMixin,
+    SamplingMixin,
+)
+from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
 from camera_adapters.registry import build_source
 from camera_adapters.ring import PacketRing
 from camera_adapters.secrets import mask_text
 from patrol.analyzer import Analysis, CameraAnalyzer
 from patrol.config import CameraConfig, PatrolConfig
 from patrol.evidence import EvidenceStore
+from patrol.tour import PatrolTour
 from rules.events import ZoneHit
 
 log = logging.getLogger(__name__)
 
-# Reconnect backoff after a failed open or a dropped stream: 1 s doubling to 30 s, so a
-# camera that returns is live again within seconds without hammering one that is down.
+# Reconnect backoff after a failed open or a dropped stream: 1 s doubling to 5 s, so a
+# camera (or NVR) that returns is live again within seconds of its return, while one that
+# is down costs one connection attempt every 5 s. Each wait is jittered by ±20% so that
+# hundreds of cameras behind one restarted NVR do not reconnect in lockstep.
 RECONNECT_MIN_S = 1.0
-RECONNECT_MAX_S = 30.0
-# A live camera with no frame for this long is "stalled" (shown in the console).
+RECONNECT_MAX_S = 5.0
+RECONNECT_JITTER = 0.2
+# A live camera with no packet for this long is "stalled" (shown in the console).
 STALL_AFTER_S = 5.0
-# Extra seconds the ring keeps beyond the pre-roll, so a clip's post-roll and a
-# verification window can still be cut after they were recorded.
-RING_MARGIN_S = 30.0
+# Extra seconds the ring keeps beyond the longest clip (event or verification window),
+# so that a clip can still be cut a little after its end was recorded. The ring is most of
+# a camera's memory (a 4 Mbit/s main stream is 0.5 MB/s), so it is kept short.
+RING_MARGIN_S = 5.0
+# Frames whose time falls this share of a period early still count as due: keyframe-only
+# cameras deliver one frame per GOP with a few ms of jitter.
+DUE_TOLERANCE = 0.1
 
 
 class CameraState(StrEnum):
@@ -45,13 +61,28 @@ class CameraState(StrEnum):
 
 @dataclass
 class CameraStatus:
+    """Health of one camera. ``fps`` and ``bitrate_bps`` are the stream's own rates (every
+    packet, decoded or not); ``frames`` counts decoded pictures."""
+
     state: CameraState = CameraState.CONNECTING
     last_frame_wall: float | None = None
     frames: int = 0
     analysed: int = 0
     fps: float = 0.0
+    bitrate_bps: float = 0.0
+    packets: int = 0
+    bytes: int = 0
+    gop_frames: int | None = None
+    keyframes_only: bool = False
     reconnects: int = 0
     error: str | None = None
+    record_state: CameraState | None = None  # the main stream, when clips come from it
+    record_bitrate_bps: float = 0.0
+    preset: str | None = None  # the PTZ preset the camera is at (patrol tours)
+
+
+def _jittered(seconds: float) -> float:
+    return seconds * random.uniform(1 - RECONNECT_JITTER, 1 + RECONNECT_JITTER)
 
 
 @dataclass
@@ -98,10 +129,31 @@ class CameraWorker:
         self.camera = camera
         self.evidence = evidence
         self.source = source or build_source(camera.id, camera.source)
-        self.analyzer = CameraAnalyzer(camera.id, camera.zones, config.detectors, config.rules)
-        self.ring = PacketRing(config.evidence.pre_roll_s + config.evidence.post_roll_s
-                               + config.verification.window_s + RING_MARGIN_S)
-        self.info: StreamInfo | None = None
+        if isinstance(self.source, SamplingMixin):
+            self.source.set_analysis_rate(camera.analyse_fps)
+        if isinstance(self.source, PacketSinkMixin):
+            self.source.set_packet_sink(self._take_packets)
+        # The main stream recorded for clips, when the sub stream is analysed; found by the
+        # record loop (asking an ONVIF camera for its profiles is network I/O).
+        self.recorder: PacketSource | None = None
+        # One analyzer per view: a fixed camera has one (key None), a PTZ camera on a tour
+        # one per preset (its own zones, background models and open events).
+        self.analyzers: dict[str | None, CameraAnalyzer] = {
+            preset: CameraAnalyzer(camera.id, camera.zones_at(preset), config.detectors,
+                                   config.rules, preset=preset)
+            for preset in ([p.token for p in camera.presets] or [None])}
+        self._preset: str | None = None if not camera.presets else camera.presets[0].token
+        # While a PTZ camera moves and settles, its frames are not analysed.
+        self._paused = threading.Event()
+        if camera.presets:
+            self._paused.set()  # until the tour (or a verification) has moved it
+        # Whoever moves the camera holds this: the tour for one visit, or a verification.
+        self.ptz_lock = threading.Lock()
+        self.preempt = threading.Event()  # set while a verification wants or has the camera
+        self.ring = PacketRing(max(config.evidence.pre_roll_s + config.evidence.post_roll_s,
+                                   config.verification.window_s) + RING_MARGIN_S)
+        self.info: StreamInfo | None = None  # the analysed stream
+        self._record_info: StreamInfo | None = None  # the main stream, with a recorder
         self.status = CameraStatus()
         self._on_analysis = on_analysis
         self._stop = threading.Event()
@@ -115,7 +167,13 @@ class CameraWorker:
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> None:
-        for name, target in (("capture", self._capture_loop), ("analyse", self._analysis_loop)):
+        loops = [("capture", self._capture_loop), ("analyse", self._analysis_loop)]
+        if isinstance(self.source, RecordingStreamMixin):
+            loops.append(("record", self._record_loop))
+        if self.camera.presets and isinstance(self.source, PTZMixin):
+            tour = PatrolTour(self, self.source, self.camera.presets, self.camera.tour, self._stop)
+            loops.append(("tour", tour.run))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"{name}-{self.camera.id}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -126,8 +184,41 @@ class CameraWorker:
             self._new_frame.notify_all()
         for thread in self._threads:
             thread.join(timeout)
-        self.source.close()
+        # A thread still blocked in a network read closes its own stream when the read
+        # times out (its ``finally``); closing it under the read could crash the demuxer.
+        if not any(t.is_alive() for t in self._threads if t.name.startswith("capture")):
+            self.source.close()
+        if self.recorder is not None and not any(
+                t.is_alive() for t in self._threads if t.name.startswith("record")):
+            self.recorder.close()
         self.status.state = CameraState.STOPPED
+
+    @property
+    def analyzer(self) -> CameraAnalyzer:
+        """The analyzer of the current view."""
+        return self.analyzers[self._preset]
+
+    @property
+    def preset(self) -> str | None:
+        return self._preset
+
+    def leave_view(self) -> None:
+        """Stop analysing: the camera is about to move."""
+        self._paused.set()
+
+    def arrive(self, preset: str) -> None:
+        """The camera is at ``preset`` and its picture has settled: analyse it from now on,
+        with that preset's zones and fresh background models."""
+        analyzer = self.analyzers[preset]
+        analyzer.reset_detectors()
+        self._preset = preset
+        self.status.preset = preset
+        self._paused.clear()
+
+    @property
+    def clip_info(self) -> StreamInfo | None:
+        """The stream that clips are cut from: the main stream when the sub is analysed."""
+        return self._record_info if self.recorder is not None else self.info
 
     @property
     def latest_frame(self) -> Frame | None:
@@ -156,7 +247,48 @@ class CameraWorker:
                 return
             self.status.state = CameraState.OFFLINE
             self.status.reconnects += 1
-            self._stop.wait(backoff)
+            self._stop.wait(_jittered(backoff))
+            backoff = min(backoff * 2, RECONNECT_MAX_S)
+
+    def _find_recorder(self) -> PacketSource | None:
+        """Ask the source for its main stream until it answers (None: no separate one)."""
+        assert isinstance(self.source, RecordingStreamMixin)
+        backoff = RECONNECT_MIN_S
+        while not self._stop.is_set():
+            try:
+                return self.source.recording_source()
+            except SourceError as exc:
+                log.warning("camera %s main stream: %s", self.camera.id, mask_text(str(exc)))
+            self._stop.wait(_jittered(backoff))
+            backoff = min(backoff * 2, RECONNECT_MAX_S)
+        return None
+
+    def _record_loop(self) -> None:
+        """The main stream of a camera analysed on its sub stream: packets into the ring."""
+        recorder = self._find_recorder()
+        if recorder is None:
+            return
+        self.ring.clear()  # drop sub-stream packets taken before the main stream was known
+        self.recorder = recorder
+        backoff = RECONNECT_MIN_S
+        while not self._stop.is_set():
+            try:
+                self.status.record_state = CameraState.CONNECTING
+                self._record_info = self.recorder.open()
+                backoff = RECONNECT_MIN_S
+                self.status.record_state = CameraState.LIVE
+                while not self._stop.is_set():
+                    self.ring.extend(self.recorder.read_packets())
+            except SourceError as exc:
+                log.warning("camera %s main stream: %s", self.camera.id, mask_text(str(exc)))
+            except Exception:
+                log.exception("camera %s main stream failed", self.camera.id)
+            finally:
+                self.recorder.close()
+            if self._stop.is_set():
+                return
+            self.status.record_state = CameraState.OFFLINE
+            self._stop.wait(_jittered(backoff))
             backoff = min(backoff * 2, RECONNECT_MAX_S)
 
     def _pump(self) -> bool:
@@ -169,12 +301,19 @@ class CameraWorker:
             self.ingest(frame)
         return False
 
+    def _take_packets(self, packets: list[EncodedPacket]) -> None:
+        """Packets of the analysed stream as they arrive: into the ring, unless clips come
+        from the main stream."""
+        if self.recorder is None:
+            self.ring.extend(packets)
+
     def ingest(self, frame: Frame) -> None:
         """Take a captured frame: packets into the ring, health figures, latest picture."""
-        self.ring.extend(frame.packets)
+        if self.recorder is None:
+            self.ring.extend(frame.packets)
         now = time.time()
         self._frame_times.append(now)
-        if len(self._frame_times) > 1:
+        if len(self._frame_times) > 1 and self.source.intake is None:
             span = self._frame_times[-1] - self._frame_times[0]
             self.status.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
         self.status.frames += 1
@@ -185,11 +324,25 @@ class CameraWorker:
             self._new_frame.notify_all()
 
     def refresh_state(self) -> CameraStatus:
-        """Status with ``stalled`` derived from the age of the last frame."""
+        """Status with the intake figures of a network source, and ``stalled`` derived from
+        the age of the last packet (or frame, for sources without packet figures)."""
         st = self.status
-        if (st.state is CameraState.LIVE and st.last_frame_wall is not None
-                and time.time() - st.last_frame_wall > STALL_AFTER_S):
-            st.state = CameraState.STALLED
+        last = st.last_frame_wall
+        intake = self.source.intake
+        if intake is not None:
+            snap = intake.snapshot()
+            st.fps, st.bitrate_bps, st.gop_frames = snap.fps, snap.bitrate_bps, snap.gop_frames
+            st.packets, st.bytes = snap.packets, snap.bytes
+            last = snap.last_packet_wall or last
+            st.last_frame_wall = last
+            stride = getattr(self.source, "keyframe_stride", None)
+            st.keyframes_only = bool(callable(stride) and stride() is not None)
+        recorder_stats = getattr(self.recorder, "stats", None)
+        if recorder_stats is not None:
+            st.record_bitrate_bps = recorder_stats.snapshot().bitrate_bps
+        if (st.state in (CameraState.LIVE, CameraState.STALLED) and last is not None):
+            stalled = time.time() - last > STALL_AFTER_S
+            st.state = CameraState.STALLED if stalled else CameraState.LIVE
         return st
 
     # -- analysis ---------------------------------------------------------------------
@@ -206,10 +359,13 @@ class CameraWorker:
             if self._stop.is_set() or frame is None:
                 return
             last_index = frame.index
+            if self._paused.is_set():  # moving between presets
+                self._flush_clips()
+                continue
             if frame.ts < next_ts - 2 * period:  # the source's clock restarted (reconnect)
                 self.analyzer.reset()
                 next_ts = frame.ts
-            if frame.ts < next_ts:
+            if frame.ts < next_ts - DUE_TOLERANCE * period:
                 self._flush_clips()
                 continue
             next_ts = max(next_ts + period, frame.ts)
@@ -249,10 +405,10 @@ class CameraWorker:
         """Write ``[start_ts, end_ts]`` of the ring as an MP4; None when there is nothing
         to cut (a source without encoded packets, or a failure, which is logged)."""
         packets = self.ring.slice(start_ts, end_ts)
-        if not packets or self.info is None:
+        if not packets or self.clip_info is None:
             return None
         try:
-            return self.evidence.write_clip(relative, self.info, packets)
+            return self.evidence.write_clip(relative, self.clip_info, packets)
         except Exception:
             log.exception("camera %s: clip %s failed", self.camera.id, relative)
             return None

@@ -10,17 +10,22 @@ from fastapi import APIRouter, HTTPException, Response
 
 from api.context import ContextDep
 from api.schemas import CameraPublic, CameraStatusPublic, ZonePublic
-from camera_adapters.secrets import mask_url
+from camera_adapters.secrets import mask_text, mask_url
 from patrol.config import CameraConfig
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 
+# Source fields shown to operators; passwords, tokens and secrets never are.
+_SHOWN = ("url", "sub_url", "path", "scene", "host", "port", "profile", "sub_profile",
+          "platform_url", "device_id", "channel_id", "transport", "username")
+
+
 def describe_source(camera: CameraConfig) -> dict[str, str]:
-    """The source as shown to operators: type plus a masked locator, never a password."""
+    """The source as shown to operators: type plus masked locators, never a password."""
     src = camera.source.model_dump(mode="json")
     out = {"type": src["type"]}
-    for key in ("url", "path", "scene"):
+    for key in _SHOWN:
         if key in src and src[key] is not None:
             out[key] = mask_url(str(src[key]))
     return out
@@ -32,8 +37,14 @@ def _public(ctx: ContextDep, camera: CameraConfig) -> CameraPublic:
     if worker is not None:
         st = worker.refresh_state()
         status = CameraStatusPublic(
-            state=st.state, fps=round(st.fps, 2), frames=st.frames, analysed=st.analysed,
-            reconnects=st.reconnects, error=st.error,
+            state=st.state, fps=round(st.fps, 2), bitrate_kbps=round(st.bitrate_bps / 1000, 1),
+            frames=st.frames, analysed=st.analysed, reconnects=st.reconnects,
+            keyframes_only=st.keyframes_only, gop_frames=st.gop_frames,
+            transport=worker.info.transport if worker.info else None,
+            record_state=st.record_state,
+            record_bitrate_kbps=(round(st.record_bitrate_bps / 1000, 1)
+                                 if st.record_state is not None else None),
+            preset=st.preset, error=mask_text(st.error) if st.error else None,
             last_frame_at=datetime.fromtimestamp(st.last_frame_wall, UTC) if st.last_frame_wall else None,
             detector_ms={str(k): round(t.mean_ms, 1) for k, t in worker.analyzer.timings.items()},
         )
