@@ -13,6 +13,25 @@ from vision.types import Detections, EventKind
 REGION_KINDS = frozenset({EventKind.SMOKE, EventKind.DUST})
 
 
+class TimeWindow(BaseModel):
+    """A daily time window, e.g. stalls watched 07:00-20:00 on weekdays."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time.")
+    end: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$",
+                     description="HH:MM, local time; before start means past midnight.")
+    days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7], min_length=1,
+                            description="ISO weekdays, 1 = Monday .. 7 = Sunday.")
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, days: list[int]) -> list[int]:
+        bad = [d for d in days if not 1 <= d <= 7]
+        if bad:
+            raise ValueError(f"days {bad} are not ISO weekdays (1 = Monday .. 7 = Sunday)")
+        return sorted(set(days))
+
+
 class ZoneConfig(BaseModel):
     """A polygon (3 to 10 vertices, as commercial cameras allow) and the kinds it watches."""
 
@@ -24,6 +43,26 @@ class ZoneConfig(BaseModel):
         description="Vertices as [x, y] in 0..1 of the image width and height.",
     )
     kinds: list[EventKind] = Field(min_length=1, description="Event kinds watched in this zone.")
+    # Per-zone knobs, as commercial city-management cameras expose them. ``None`` keeps the
+    # kind's rule from the ``rules`` section.
+    sensitivity: int = Field(
+        default=50, ge=1, le=100,
+        description="1 (only blatant cases) .. 100 (everything suspicious); 50 keeps the "
+        "detector's own thresholds.",
+    )
+    min_duration_s: float | None = Field(
+        default=None, ge=0.0, le=86400, description="Minimum duration before an event starts.")
+    repeat_interval_s: float | None = Field(
+        default=None, ge=0.0, le=86400, description="Repeat-alarm interval (cooldown).")
+    count_threshold: int | None = Field(
+        default=None, ge=1, le=100000, description="Crowd: people needed in a cluster.")
+    schedule: list[TimeWindow] = Field(
+        default_factory=list,
+        description="When the zone is watched (local time); empty means always.")
+    shield: list[list[tuple[float, float]]] = Field(
+        default_factory=list, max_length=8,
+        description="Shield areas: polygons (0..1 coordinates) where nothing is detected.",
+    )
 
     @field_validator("polygon")
     @classmethod
@@ -38,6 +77,17 @@ class ZoneConfig(BaseModel):
         if area <= 1e-4:
             raise ValueError("polygon has no area (vertices collinear or repeated)")
         return polygon
+
+    @field_validator("shield")
+    @classmethod
+    def _shield_polygons(cls, shields: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+        for j, poly in enumerate(shields):
+            if not 3 <= len(poly) <= 10:
+                raise ValueError(f"shield area {j} needs 3 to 10 vertices, not {len(poly)}")
+            for i, (x, y) in enumerate(poly):
+                if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                    raise ValueError(f"shield area {j} vertex {i} ({x}, {y}) is outside 0..1")
+        return shields
 
 
 class Zone:
