@@ -52,7 +52,11 @@ def test_next_status(status, action, effective, redo_count, expected) -> None:
 
 def test_every_status_has_an_entry_and_only_final_ones_are_dead_ends() -> None:
     assert set(ALLOWED) == set(OrderStatus)
-    assert {s for s, actions in ALLOWED.items() if not actions} == {S.CLOSED, S.NOT_DISPOSED}
+    assert {s for s, actions in ALLOWED.items() if not actions} == {
+        S.CLOSED,
+        S.NOT_DISPOSED,
+        S.COPIED,
+    }
     assert all(s.is_final == (not ALLOWED[s]) for s in OrderStatus)
 
 

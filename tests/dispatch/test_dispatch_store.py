@@ -35,6 +35,9 @@ TABLES = {
     "dispatch_order_history",
     "dispatch_order_feedback",
     "dispatch_order_evidence",
+    "dispatch_order_members",
+    "dispatch_patrol_teams",
+    "dispatch_patrol_members",
 }
 
 
