@@ -246,8 +246,8 @@ class DispatchService(Roster):
         now = self._now()
         with self._locked(order_id) as (session, order):
             if not _replayed(session, order, idempotency_key, Action.FEEDBACK):
-                unit = self._assigned_unit(order, data.unit)
                 to = lifecycle.next_status(order.status, Action.FEEDBACK, order_id=order.id)
+                unit = self._assigned_unit(order, data.unit)
                 photos = [
                     Evidence(
                         order_id=order.id,
