@@ -162,11 +162,10 @@ def test_urgent_out_of_scope_gets_first_response_and_instructs_the_department(
     assert act(client, order["id"], "review", REVIEW_OK)["status"] == "closed"
 
 
-@pytest.fixture
-def config() -> DispatchConfig:
-    return DispatchConfig.model_validate({"out_of_scope": {"tax_dispute": "税务局"}})
+TAX_ELSEWHERE = DispatchConfig.model_validate({"out_of_scope": {"tax_dispute": "税务局"}})
 
 
+@pytest.mark.parametrize("config", [TAX_ELSEWHERE], ids=["tax-out-of-scope"])
 def test_a_kind_configured_out_of_scope_is_copied(client: TestClient) -> None:
     order = create(client, kind="tax_dispute", camera_id=None)
     assert (order["status"], order["competent_department"]) == ("copied", "税务局")
