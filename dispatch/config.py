@@ -109,7 +109,7 @@ DEFAULT_ROUTES: dict[str, RouteConfig] = {
 }
 
 
-class PatrolConfig(_Strict):
+class PatrolTeamsConfig(_Strict):
     """Patrol teams (联勤队伍, 4.4): who takes a level-1 order first, who reinforces."""
 
     first_responder: bool = Field(
@@ -252,8 +252,9 @@ class DispatchConfig(_Strict):
         le=60 * 24 * 30,
         description="Time limit for following up an unclear report, in minutes.",
     )
-    patrol: PatrolConfig = Field(
-        default_factory=PatrolConfig, description="Patrol teams: first response, reinforcement."
+    patrol: PatrolTeamsConfig = Field(
+        default_factory=PatrolTeamsConfig,
+        description="Patrol teams: first response, reinforcement.",
     )
     supervision: SupervisionConfig = Field(
         default_factory=SupervisionConfig, description="Overdue orders: flags, escalation."

@@ -131,7 +131,7 @@ def test_config_validation(raw, expectation) -> None:
 def test_every_config_field_is_described() -> None:
     from dispatch.config import (
         AssessmentConfig,
-        PatrolConfig,
+        PatrolTeamsConfig,
         RouteConfig,
         SupervisionConfig,
         UnitConfig,
@@ -141,7 +141,7 @@ def test_every_config_field_is_described() -> None:
         DispatchConfig,
         RouteConfig,
         UnitConfig,
-        PatrolConfig,
+        PatrolTeamsConfig,
         SupervisionConfig,
         AssessmentConfig,
     ):
