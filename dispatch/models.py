@@ -115,7 +115,7 @@ class Order(Base):
     level: Mapped[int]
     centre: Mapped[str] = mapped_column(String(128))
     lead_unit: Mapped[str | None] = mapped_column(String(64))  # None: no unit (copied)
-    deadline: Mapped[datetime]
+    deadline: Mapped[datetime] = mapped_column(index=True)  # the supervisor's sweep
     status: Mapped[OrderStatus]
     redo_count: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)

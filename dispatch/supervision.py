@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch import lifecycle, teams
@@ -141,9 +141,13 @@ def sweep_overdue(session: Session, config: DispatchConfig, now: datetime) -> li
     overdue for the county centre to see. Answers the ids of the orders changed.
     """
     every = timedelta(minutes=config.supervision.reminder_minutes)
+    due = or_(
+        Order.overdue_at.is_(None),
+        func.coalesce(Order.last_reminded_at, Order.overdue_at) <= now - every,
+    )
     orders = session.scalars(
         select(Order)
-        .where(Order.status.in_(WATCHED), Order.deadline < now)
+        .where(Order.status.in_(WATCHED), Order.deadline < now, due)
         .order_by(Order.id)
         .with_for_update()
     ).all()
@@ -164,11 +168,9 @@ def sweep_overdue(session: Session, config: DispatchConfig, now: datetime) -> li
             if escalates:
                 escalate(session, config, order, actor=SUPERVISOR_ACTOR, now=now,
                          note="overdue at level 1", restart_deadline=False)
-        elif now - (order.last_reminded_at or order.overdue_at) >= every:
+        else:
             remind(session, order, actor=SUPERVISOR_ACTOR, now=now,
                    note=f"still overdue since {order.deadline.isoformat()}")
-        else:
-            continue
         changed.append(order.id)
     return changed
 

@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,7 @@ def postgresql_server() -> Iterator[PostgreSQLExecutor]:
     )
     try:
         executor.start()
+        _wait_until_ready(executor, timeout_s=120)
         yield executor
     finally:
         try:
@@ -86,12 +88,30 @@ def postgresql_server() -> Iterator[PostgreSQLExecutor]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _wait_until_ready(executor: PostgreSQLExecutor, *, timeout_s: float) -> None:
+    """The port opens before the server takes connections ("the database system is
+    starting up"): connect until it does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _connect(executor).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _connect(executor: PostgreSQLExecutor) -> psycopg.Connection:
+    return psycopg.connect(
+        host=executor.host, port=executor.port, user=executor.user, dbname="postgres",
+        autocommit=True, connect_timeout=10,
+    )
+
+
 def create_database(executor: PostgreSQLExecutor, name: str) -> str:
     """Create database ``name`` (dropping an old one) and answer its SQLAlchemy URL."""
-    with psycopg.connect(
-        host=executor.host, port=executor.port, user=executor.user, dbname="postgres",
-        autocommit=True,
-    ) as connection:
+    with _connect(executor) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://{executor.user}@{executor.host}:{executor.port}/{name}"

@@ -50,6 +50,7 @@ def upgrade() -> None:
             batch.add_column(sa.Column(name, type_, nullable=options.get("nullable", True),
                                        server_default=options.get("server_default")))
         batch.alter_column("lead_unit", existing_type=sa.String(length=64), nullable=True)
+    op.create_index("ix_dispatch_orders_deadline", "dispatch_orders", ["deadline"])
 
     op.create_table(
         "dispatch_patrol_teams",
@@ -115,6 +116,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("dispatch_order_members", "dispatch_patrol_members", "dispatch_patrol_teams"):
         op.drop_table(table)
+    op.drop_index("ix_dispatch_orders_deadline", table_name="dispatch_orders")
     # Orders without a lead unit (copied ones) cannot keep NOT NULL: give them an empty one.
     op.execute("UPDATE dispatch_orders SET lead_unit = '' WHERE lead_unit IS NULL")
     with op.batch_alter_table("dispatch_orders") as batch:
