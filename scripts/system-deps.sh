@@ -6,6 +6,10 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 command -v ffprobe >/dev/null 2>&1 || need="$need ffmpeg"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+# PostgreSQL server binaries: the dispatch and scale tests start their own server.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
+# mosquitto: the order-bridge and scale tests start their own broker.
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
 # A Chinese font, so that the console's screenshots show text instead of boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"
 # The real RTSP server of the camera-adapter tests: GStreamer's, run by the system Python.
