@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import Scope
 
-from api.auth.deps import DISPATCH_API, EVIDENCE
+from api.auth.deps import DISPATCH_API, EVIDENCE, Allow
 from api.context import AppContext
 from api.metrics import patrol_registry
 from api.routes import auth, cameras, events, orders, pages, stats, stream
@@ -46,11 +47,13 @@ def create_app(context: AppContext) -> FastAPI:
         version="0.1.0",
     )
     app.state.context = context
-    for module in (auth, cameras, events, orders, stats, stream, pages):
-        app.include_router(module.router)
+    included: list[tuple[str, APIRouter, list[Allow]]] = [
+        ("", module.router, []) for module in (auth, cameras, events, orders, stats, stream, pages)]
     if context.dispatch_router is not None:
-        app.include_router(context.dispatch_router, prefix="/api/dispatch", tags=["dispatch"],
-                           dependencies=[Depends(DISPATCH_API)])
+        included.append(("/api/dispatch", context.dispatch_router, [DISPATCH_API]))
+    for prefix, router, guards in included:
+        app.include_router(router, prefix=prefix, dependencies=[Depends(g) for g in guards])
+    app.state.included = included
     context.evidence_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/evidence", GuardedFiles(directory=context.evidence_dir), name="evidence")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -71,3 +74,12 @@ def create_app(context: AppContext) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, APIRoute, list[Allow]]]:
+    """Every API route of the app as (full path, route, guards added at inclusion): what
+    the access test enumerates (FastAPI keeps included routers unflattened)."""
+    table = [(r.path, r, []) for r in app.routes if isinstance(r, APIRoute)]
+    for prefix, router, guards in app.state.included:
+        table += [(prefix + r.path, r, guards) for r in router.routes if isinstance(r, APIRoute)]
+    return table

@@ -154,7 +154,9 @@ def login(sessions: sessionmaker[Session], *, name: str, password: str,
             (AuditRow.name == name) | (AuditRow.remote == remote))) or 0
         if failures >= MAX_FAILURES:
             audit(s, "login_limited", name=name, remote=remote)
-            raise RateLimited(f"too many failed logins; try again in {FAILURE_WINDOW.seconds // 60} minutes")
+    if failures >= MAX_FAILURES:
+        raise RateLimited(f"too many failed logins; try again in {FAILURE_WINDOW.seconds // 60} minutes")
+    with sessions.begin() as s:
         row = s.scalar(select(UserRow).where(UserRow.name == name))
         try:
             _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
