@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from api import renditions
 from api.auth.accounts import Principal
-from api.auth.deps import OPERATOR, STAFF
+from api.auth.deps import EVIDENCE, OPERATOR, STAFF
 from api.context import ContextDep, SessionDep
 from api.schemas import (
     ConfirmRequest,
@@ -126,10 +126,11 @@ def get_event(event_id: str, ctx: ContextDep, session: SessionDep) -> EventPubli
     return event_public(ctx, row)
 
 
-@router.get("/{event_id}/clip.mp4", dependencies=[Depends(STAFF)],
+@router.get("/{event_id}/clip.mp4", dependencies=[Depends(EVIDENCE)],
             responses={200: {"content": {"video/mp4": {}}}})
 def event_clip(event_id: str, ctx: ContextDep, session: SessionDep) -> FileResponse:
-    """The event's clip as the browser can play it (H.264; other codecs get a rendition)."""
+    """The event's clip as the browser can play it (H.264; other codecs get a rendition).
+    Open to every account, like the evidence files (departments see their orders' clips)."""
     row = session.get(EventRow, event_id)
     if row is None or not row.clip or row.clip_state != "ready":
         raise HTTPException(404, f"event {event_id!r} has no clip (yet)")
