@@ -8,6 +8,8 @@ const list = document.getElementById("orders");
 const panel = document.getElementById("order");
 let orders = [];
 let openId = Number(location.hash.slice(1)) || null;
+let unitNames = {};
+const units = (ids) => (ids ?? []).map((u) => unitNames[u] ?? u).join("、");
 
 const statusBadge = (s) => el("span", { class: `badge ${s}` }, t(`status.${s}`, s));
 
@@ -25,7 +27,7 @@ async function load() {
     o.overdue ? el("span", { class: "badge overdue" }, t("overdue")) : "",
     o.redo_count ? el("small", { class: "muted" }, ` ${t("redo_count")} ${o.redo_count}`) : ""),
   el("div", {}, t(`kind.${o.kind}`, o.kind), " · ", o.township, " · ", t(`level.${o.level}`, o.level)),
-  el("small", { class: "muted" }, (o.units ?? []).join("、"), " · ", t("col.deadline"), " ", fmtTime(o.deadline)))));
+  el("small", { class: "muted" }, units(o.units), " · ", t("col.deadline"), " ", fmtTime(o.deadline)))));
   if (openId) await open(openId, false);
 }
 
@@ -59,7 +61,7 @@ async function open(id, scroll = true) {
       el("dt", {}, t("f.kind")), el("dd", {}, t(`kind.${o.kind}`, o.kind)),
       el("dt", {}, t("f.township")), el("dd", {}, o.township, o.grid ? ` · ${o.grid}` : ""),
       el("dt", {}, t("col.level")), el("dd", {}, t(`level.${o.level}`, o.level), " · ", o.centre),
-      el("dt", {}, t("col.units")), el("dd", {}, (o.units ?? []).join("、"), ` (lead ${o.lead_unit})`),
+      el("dt", {}, t("col.units")), el("dd", {}, units(o.units), ` (${t("lead")}: ${units([o.lead_unit])})`),
       el("dt", {}, t("col.deadline")), el("dd", {}, fmtTime(o.deadline))),
     el("div", { class: "before-after" },
       el("figure", { class: "before" }, el("figcaption", {}, t("order.before")), ...evidenceBlock(before)),
@@ -67,7 +69,7 @@ async function open(id, scroll = true) {
         last ? el("span", { class: `verdict ${last.present ? "present" : "clear"}` }, " · ", last.present ? t("order.present") : t("order.clear"), ` (${last.hits}/${last.frames})`) : ""),
         ...evidenceBlock(after))),
     o.feedback.length ? el("section", { class: "feedback" }, el("h3", {}, t("order.feedback")),
-      ...o.feedback.map((f) => el("div", { class: "fb" }, el("strong", {}, f.unit), " ", fmtTime(f.at), el("p", {}, f.note),
+      ...o.feedback.map((f) => el("div", { class: "fb" }, el("strong", {}, units([f.unit])), " ", fmtTime(f.at), el("p", {}, f.note),
         el("div", { class: "photos" }, ...f.photos.map((u) => el("a", { href: u, target: "_blank" }, el("img", { src: u, alt: "photo" }))))))) : "",
     el("section", { class: "timeline" }, el("h3", {}, t("order.timeline")),
       el("ol", {}, ...o.history.map((h) => el("li", {}, el("time", {}, fmtTime(h.at)), " ",
@@ -130,4 +132,5 @@ filters.addEventListener("change", () => load());
 addEventListener("hashchange", () => { const id = Number(location.hash.slice(1)); if (id && id !== openId) open(id); });
 live(() => { clearTimeout(load.timer); load.timer = setTimeout(() => load().catch(() => null), 300); });
 setInterval(() => load().catch(() => null), 5000);
-load().catch((err) => toast(err.message, true));
+api("/api/units").then((r) => { unitNames = Object.fromEntries(r.data.map((u) => [u.id, u.name])); })
+  .catch(() => null).finally(() => load().catch((err) => toast(err.message, true)));

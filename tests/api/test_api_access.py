@@ -125,6 +125,15 @@ def test_session_cookie_needs_the_csrf_header_for_changes(ctx):
     assert client.get("/api/events").status_code == 401
 
 
+def test_login_takes_json_only(ctx):
+    """A cross-site form can post text/plain that looks like JSON; it must not sign in."""
+    add_user(ctx.sessions, name="ops", role="operator", password="correct-horse-battery")
+    client = TestClient(create_app(ctx))
+    forged = client.post("/api/auth/login", headers={"Content-Type": "text/plain"},
+                         content='{"name": "ops", "password": "correct-horse-battery"}')
+    assert forged.status_code == 422 and "set-cookie" not in forged.headers
+
+
 def test_failed_logins_are_rate_limited_and_audited(ctx):
     add_user(ctx.sessions, name="ops", role="operator", password="correct-horse-battery")
     client = TestClient(create_app(ctx))
