@@ -66,6 +66,7 @@ def create_app(context: AppContext) -> FastAPI:
         return {"status": "ok", "cameras": states}
 
     registry = patrol_registry(context.patrol)
+    _bearer_in_openapi(app)
 
     @app.get("/metrics", tags=["health"], response_class=Response,
              responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
@@ -74,6 +75,23 @@ def create_app(context: AppContext) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _bearer_in_openapi(app: FastAPI) -> None:
+    """Declare the bearer token in the schema, so /docs offers "Authorize"."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "An account's API token (`lianqin user add`)."}}
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def route_table(app: FastAPI) -> list[tuple[str, APIRoute, list[Allow]]]:
