@@ -141,6 +141,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "users.enable": ("启用", "Enable"),
     "users.created": ("已创建，请记下密码和令牌（仅显示一次）",
                       "Created; note the password and token (shown once)"),
+    "users.token": ("新令牌", "New token"),
     "users.audit": ("登录与账号审计", "Sign-in and account audit"),
     "live.on": ("实时", "Live"),
     "error": ("出错", "Error"),

@@ -9,7 +9,7 @@ async function load() {
     el("td", {}, u.name), el("td", {}, t(`role.${u.role}`, u.role)), el("td", {}, u.unit ?? ""),
     el("td", {},
       el("button", { onclick: () => setState(u.name, !u.disabled) }, u.disabled ? t("users.enable") : t("users.disable")),
-      el("button", { onclick: () => token(u.name) }, "token")))));
+      el("button", { onclick: () => token(u.name) }, t("users.token"))))));
   document.querySelector("#audit tbody").replaceChildren(...audit.map((a) => el("tr", { class: `audit-${a.action}` },
     el("td", {}, fmtTime(a.at)), el("td", {}, a.action), el("td", {}, a.name ?? ""), el("td", {}, a.remote ?? ""), el("td", {}, a.detail ?? ""))));
 }
