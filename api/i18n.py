@@ -80,6 +80,8 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "act.bulk_reject": ("批量驳回", "Reject selected"),
     "act.export": ("导出审核记录", "Export decisions"),
     "act.reason": ("驳回原因（误报说明）", "Reason (why it is a false positive)"),
+    "reject.reasons": ("云雾水汽|炊烟烧烤|车辆行人遮挡|阴影光照变化|正常经营（已许可）|其他",
+                       "Cloud or fog|Cooking smoke|Vehicles or people|Shadow or lighting|Permitted activity|Other"),
     "act.save": ("保存", "Save"),
     "act.cancel": ("取消", "Cancel"),
     "act.submit": ("提交", "Submit"),

@@ -168,6 +168,7 @@ def login(sessions: sessionmaker[Session], *, name: str, password: str,
             return None
         if _hasher.check_needs_rehash(row.password_hash):
             row.password_hash = _hasher.hash(password)
+        s.execute(delete(SessionRow).where(SessionRow.expires_at < _now()))  # housekeeping
         cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         s.add(SessionRow(id=digest(cookie), user_id=row.id, csrf=csrf,
                          expires_at=_now() + SESSION_TTL))

@@ -89,13 +89,27 @@ const confirm = (id) => act(async () => {
   toast(`${t("review.confirmed")} ${e.id}`);
 });
 
-function askReason() {
-  const reason = prompt(t("act.reason"));
-  return reason && reason.trim() ? reason.trim() : null;
+// The reason is kept with the event for retraining exports; chips fill in common ones.
+const dialog = document.getElementById("reject-dialog");
+const reasonBox = dialog.querySelector("textarea[name=reason]");
+for (const chip of dialog.querySelectorAll(".chip")) {
+  chip.addEventListener("click", () => { reasonBox.value = chip.dataset.reason; reasonBox.focus(); });
 }
 
-const reject = (ids) => {
-  const reason = askReason();
+function askReason() {
+  reasonBox.value = "";
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      const reason = reasonBox.value.trim();
+      resolve(dialog.returnValue === "ok" && reason ? reason : null);
+    }, { once: true });
+  });
+}
+
+const reject = async (ids) => {
+  const reason = await askReason();
   if (!reason) return;
   return act(async () => {
     if (ids.length === 1) await api(`/api/events/${ids[0]}/reject`, { method: "POST", json: { reason } });

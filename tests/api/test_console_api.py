@@ -37,7 +37,12 @@ def service(tmp_path_factory):
         "cameras": [{"id": "cam", "township": "星甸街道", "analyse_fps": 2,
                      "source": {"type": "synthetic", "scene": "quiet", "seed": 1},
                      "zones": [{"id": "old", "polygon": [[0, 0], [1, 0], [1, 1]],
-                                "kinds": ["dust"]}]}],
+                                "kinds": ["dust"]}]},
+                    {"id": "ptz", "township": "星甸街道", "analyse_fps": 2,
+                     "source": {"type": "mock", "presets": {"1": "quiet", "2": "quiet"},
+                                "move_s": 0.2},
+                     "tour": {"settle_s": 0.2, "dwell_s": 2},
+                     "presets": [{"token": "1", "zones": []}, {"token": "2", "zones": []}]}],
         "bridge": {"enabled": False},  # orders here are made by hand
         "api": {"port": 0},
     }
@@ -162,6 +167,25 @@ def test_zone_edits_are_saved_and_used_by_the_running_worker(service):
         time.sleep(0.2)
     assert worker.status.analysed > analysed + 2
     assert worker.analyzer.timings["smoke"].calls > 0
+
+
+def test_zones_of_a_ptz_preset(service):
+    worker = service["runtime"].patrol.workers["ptz"]
+    zone = {"id": "east", "polygon": [[0, 0.2], [1, 0.2], [1, 1], [0, 1]], "kinds": ["smoke"]}
+    unnamed = service["root"].put("/api/cameras/ptz/zones", json={"zones": [zone]})
+    assert unnamed.status_code == 422 and "preset" in unnamed.text
+    assert service["root"].put("/api/cameras/ptz/zones", params={"preset": "9"},
+                               json={"zones": [zone]}).status_code == 404
+    resp = service["root"].put("/api/cameras/ptz/zones", params={"preset": "2"},
+                               json={"zones": [zone]})
+    assert resp.status_code == 200 and resp.json()["active"] == ["east"], resp.text
+    assert [z.id for z in worker.analyzers["2"].zones] == ["east"]
+    assert worker.analyzers["1"].zones == []
+    saved = load_config(service["path"]).camera("ptz")
+    assert [z.id for z in saved.zones_at("2")] == ["east"] and saved.zones_at("1") == []
+    wall = {c["id"]: c for c in service["ops"].get("/api/cameras").json()}
+    assert wall["ptz"]["tour"]["presets"] == ["1", "2"]
+    assert wall["ptz"]["presets"][1]["zones"][0]["id"] == "east"
 
 
 def test_new_events_arrive_as_server_sent_events(service):

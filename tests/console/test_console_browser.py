@@ -189,9 +189,12 @@ def test_operator_confirms_one_event_and_rejects_another(service, browser, error
     _shot(page, "review")
     page.keyboard.press("c")  # the shortcut confirms the current event
     _wait("the confirmation", lambda: _event(service, "street-1", id=first.id, review="confirmed"))
-    page.once("dialog", lambda dialog: dialog.accept("阴影误报，非摆摊"))
     page.click(f'#queue [data-event="{second.id}"]')
     page.click("#detail button.reject")
+    page.click("#reject-dialog .chip >> nth=0")  # a common reason, then edited
+    page.fill("#reject-dialog textarea[name=reason]", "阴影误报，非烟雾")
+    _shot(page, "review-reject")
+    page.click("#reject-dialog button.reject-ok")
     rejected = _wait("the rejection", lambda: _event(service, "street-3", id=second.id,
                                                      review="rejected"))
     assert "阴影误报" in rejected.review_note and rejected.review_note.startswith("ops:")
