@@ -119,13 +119,27 @@ def review_order(order_id: int, body: ReviewRequest, ctx: ContextDep,
         "effective": body.effective, "note": body.note, "actor": who.name})
 
 
+@router.post("/orders/{order_id}/reinforce")
+def request_reinforcement(order_id: int, ctx: ContextDep,
+                          who: Annotated[Principal, Depends(DEPARTMENT)],
+                          body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+    """A department asks for support on its order (standard 6.2.3): ``{"note", "units",
+    "members"}``, passed to the dispatch core with the account as actor (501 if it lacks it)."""
+    client = dispatch_client(ctx)
+    _own(client.call("GET", f"/orders/{order_id}"), who)
+    payload = {k: v for k, v in (body or {}).items() if k != "actor"} | {"actor": who.name}
+    return client.call("POST", f"/orders/{order_id}/reinforce", json=payload)
+
+
 @router.post("/orders/{order_id}/{action}")
-def supervise_order(order_id: int, action: Literal["escalate", "remind", "supervise"],
+def supervise_order(order_id: int,
+                    action: Literal["escalate", "remind", "supervise", "handover"],
                     ctx: ContextDep, who: Commander,
                     body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
-    """Supervision (standard 6.2.4): escalate to level 2, remind the units, instruct them.
-    The body is passed to the dispatch core with the commander as actor; a core without
-    the action answers 501."""
+    """Supervision (standard 6.2.4): escalate to level 2, remind (催办), supervise (督办,
+    ``units``/``lead_unit`` join), hand over to other units. The body (``{"note", ...}``)
+    is passed to the dispatch core with the commander as actor; a core without the action
+    answers 501."""
     payload = {k: v for k, v in (body or {}).items() if k != "actor"} | {"actor": who.name}
     return dispatch_client(ctx).call("POST", f"/orders/{order_id}/{action}", json=payload)
 

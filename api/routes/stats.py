@@ -25,9 +25,21 @@ def stats(ctx: ContextDep, since: datetime | None = None,
 
 @router.get("/trend")
 def trend(ctx: ContextDep, days: int = Query(default=14, ge=1, le=90)) -> dict[str, Any]:
-    """Per UTC day, oldest first: orders created, closed among them, on-time rate."""
+    """Per day, oldest first: orders created, closed among them, on-time rate. Uses the
+    core's ``group_by=day`` where it has it (local days), else asks day by day (UTC)."""
     client = dispatch_client(ctx)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - timedelta(days=days - 1)
+    grouped = client.call("GET", "/stats", params={"since": first.isoformat(),
+                                                   "group_by": "day"})
+    if grouped.get("group_by") == "day":
+        by_day = {g["key"]: g for g in grouped.get("groups", [])}
+        keys = [(first + timedelta(days=i)).date().isoformat() for i in range(days)]
+        keys += sorted(k for k in by_day if k not in keys)  # local date past UTC midnight
+        return {"days": [{"day": k, "total": by_day.get(k, {}).get("total", 0),
+                          "closed": by_day.get(k, {}).get("closed", 0),
+                          "on_time_rate": by_day.get(k, {}).get("on_time_rate")}
+                         for k in keys]}
     out = []
     for back in range(days - 1, -1, -1):
         start = today - timedelta(days=back)

@@ -89,6 +89,9 @@ function actions(o) {
       el("label", {}, t("act.photos"), el("input", { type: "file", name: "photos", accept: "image/*", multiple: true, capture: "environment" })),
       el("button", { class: "primary", type: "submit" }, t("act.submit")));
     box.append(form);
+    if (ME.role === "department") {
+      box.append(el("button", { class: "reinforce", onclick: () => act(o.id, "reinforce") }, t("act.reinforce")));
+    }
   }
   if (ME.role === "commander" || ME.role === "admin") {
     if (o.status === "feedback_received") {
@@ -97,7 +100,7 @@ function actions(o) {
     }
     if (!["closed", "not_disposed"].includes(o.status)) {
       for (const action of ["escalate", "remind", "supervise"]) {
-        box.append(el("button", { class: action, onclick: () => supervise(o.id, action) }, t(`act.${action}`)));
+        box.append(el("button", { class: action, onclick: () => act(o.id, action) }, t(`act.${action}`)));
       }
     }
   }
@@ -121,10 +124,10 @@ async function review(id, effective) {
   catch (err) { toast(err.message, true); }
 }
 
-async function supervise(id, action) {
-  const note = prompt(t(`act.${action}`), "");
-  if (note === null) return;
-  try { await api(`/api/orders/${id}/${action}`, { method: "POST", json: note ? { note } : {} }); await load(); toast(t(`act.${action}`)); }
+async function act(id, action) {
+  const note = prompt(`${t(`act.${action}`)}: ${t("act.note")}`, "");
+  if (!note || !note.trim()) return;
+  try { await api(`/api/orders/${id}/${action}`, { method: "POST", json: { note: note.trim() } }); panel.dataset.key = ""; await load(); toast(t(`act.${action}`)); }
   catch (err) { toast(err.status === 501 ? `${t(`act.${action}`)}: ${err.message}` : err.message, true); }
 }
 

@@ -57,6 +57,10 @@ async function load() {
     ["stats.total", stats.total], ["stats.on_time", pct(stats.on_time_rate)],
     ["stats.closure", pct(stats.closure_rate)], ["stats.redo", pct(stats.redo_rate)],
     ["stats.not_disposed", pct(stats.not_disposed_rate)], ["stats.overdue", stats.overdue],
+    // Figures a newer dispatch core adds; absent ones are left out.
+    ...[["stats.escalated", stats.escalated], ["stats.supervised", stats.supervised],
+      ["stats.verified", stats.verification_pass_rate === undefined ? undefined : pct(stats.verification_pass_rate)]]
+      .filter(([, v]) => v !== undefined),
   ].map(([key, value]) => el("div", { class: "kpi card", "data-kpi": key }, el("small", {}, t(key)), el("strong", {}, value))));
   bars("by-kind", stats.by_kind, (k) => t(`kind.${k}`, k));
   bars("by-township", stats.by_township);

@@ -122,6 +122,11 @@ def test_supervision_actions_pass_through_or_say_unsupported(service):
         assert "no POST" in resp.json()["detail"]
     assert service["env"].post(f"/api/orders/{oid}/remind", json={}).status_code == 403
     assert service["chief"].post(f"/api/orders/{oid}/delete", json={}).status_code == 422
+    # Departments ask for support on their own orders only.
+    assert service["cg"].post(f"/api/orders/{oid}/reinforce", json={"note": "人手不足"}).status_code == 404
+    assert service["chief"].post(f"/api/orders/{oid}/reinforce", json={"note": "x"}).status_code == 403
+    own = service["env"].post(f"/api/orders/{oid}/reinforce", json={"note": "人手不足"})
+    assert own.status_code in (200, 501), own.text
 
 
 def test_statistics_for_commanders(service):
