@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +21,16 @@ class AppContext:
     sessions: sessionmaker[Session]
     evidence_dir: Path
     patrol: PatrolService | None = None  # None when the API runs without camera workers
-    orders: DispatchAdapter | None = None  # how the console reads orders
+    orders: DispatchAdapter | None = None  # how the bridge reads orders (kept for callers)
     dispatch_router: Any = None  # the embedded dispatch core's APIRouter, if embedded
+    # The dispatch core's API as the console calls it (orders, feedback, review, stats).
+    dispatch_url: str | None = None
+    dispatch_token: str | None = None  # bearer token sent to dispatch_url
+    # sha256 of in-process service tokens (the order bridge, the demo's staff); not stored.
+    service_token_hashes: frozenset[str] = frozenset()
+    config_path: Path | None = None  # the YAML file zone edits are written to
+    public_url: str = ""  # prefix of evidence URLs handed to the dispatch side
+    shutdown: threading.Event = field(default_factory=threading.Event)  # ends live streams
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from rules.zones import ZoneConfig
 from vision.types import EventKind
 
 
@@ -14,7 +15,9 @@ class EventPublic(BaseModel):
     id: str
     camera_id: str
     camera_name: str
+    township: str
     zone_id: str
+    preset: str | None
     kind: str
     label: str | None
     state: str
@@ -51,17 +54,18 @@ class EventQuery(BaseModel):
 
 
 class ConfirmRequest(BaseModel):
-    actor: str = Field(default="operator", min_length=1, max_length=64)
+    actor: str | None = Field(default=None, max_length=64,
+                              description="Ignored: the signed-in account is recorded.")
     note: str = Field(default="", max_length=500)
 
 
 class RejectRequest(BaseModel):
-    actor: str = Field(default="operator", min_length=1, max_length=64)
+    actor: str | None = Field(default=None, max_length=64, description="Ignored (see confirm).")
     reason: str = Field(min_length=1, max_length=500, description="Why it is a false positive.")
 
 
 class RelabelRequest(BaseModel):
-    actor: str = Field(default="operator", min_length=1, max_length=64)
+    actor: str | None = Field(default=None, max_length=64, description="Ignored (see confirm).")
     kind: EventKind
 
 
@@ -70,6 +74,26 @@ class ZonePublic(BaseModel):
     name: str
     polygon: list[tuple[float, float]]
     kinds: list[str]
+
+
+class PresetPublic(BaseModel):
+    token: str
+    name: str
+    zones: list[ZonePublic]
+
+
+class ZonesUpdate(BaseModel):
+    """The complete zone list of one view (a fixed camera, or one PTZ preset)."""
+
+    zones: list[ZoneConfig] = Field(max_length=32)
+
+
+class ZonesPublic(BaseModel):
+    camera_id: str
+    preset: str | None
+    zones: list[ZoneConfig]
+    active: list[str] = Field(description="Zone ids the running detector uses now.")
+    saved_to: str | None = Field(default=None, description="Configuration file written.")
 
 
 class CameraStatusPublic(BaseModel):
@@ -99,5 +123,7 @@ class CameraPublic(BaseModel):
     source: dict[str, str]
     analyse_fps: float
     zones: list[ZonePublic]
+    presets: list[PresetPublic]
+    tour: dict[str, object] | None = Field(description="Patrol-tour status (PTZ cameras).")
     status: CameraStatusPublic | None
     snapshot_url: str

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from camera_adapters.secrets import mask_text
-from lianqin import cli_camera
+from lianqin import cli_camera, cli_user
 
 
 class _MaskingFormatter(logging.Formatter):
@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    runtime = Runtime(config, port=args.port)
+    runtime = Runtime(config, port=args.port, config_path=args.config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     url = runtime.start()
@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     example = csub.add_parser("example", help="print the annotated example configuration")
     example.set_defaults(func=cmd_config_example)
     cli_camera.register(sub)
+    cli_user.register(sub)
     return parser
 
 

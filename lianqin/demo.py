@@ -52,7 +52,8 @@ class DemoDepartments:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        self._client = httpx.Client(base_url=self.dispatch_url, timeout=10)
+        self._client = httpx.Client(base_url=self.dispatch_url, timeout=10, headers={
+            "Authorization": f"Bearer {self.runtime.service_token}"})
         self._thread = threading.Thread(target=self._loop, name="demo-staff", daemon=True)
         self._thread.start()
 
@@ -135,7 +136,8 @@ def summarise(runtime: Runtime) -> dict[str, Any]:
     with runtime.patrol.sessions() as s:
         rows = s.scalars(select(EventRow)).all()
     events = Counter(r.label or r.kind for r in rows)
-    with httpx.Client(base_url=f"{runtime.url}/api/dispatch", timeout=10) as client:
+    with httpx.Client(base_url=f"{runtime.url}/api/dispatch", timeout=10, headers={
+            "Authorization": f"Bearer {runtime.service_token}"}) as client:
         orders = client.get("/orders", params={"source": "video_patrol", "limit": 500}).json()["data"]
     return {
         "events": {k.value: events.get(k.value, 0) for k in EventKind},
@@ -151,6 +153,8 @@ def run_demo(*, duration: float | None, port: int, data_dir: Path,
     config = demo_config(data_dir)
     runtime = Runtime(config, port=port)
     url = runtime.start()
+    if runtime.admin_password:
+        on_url(f"lianqin demo: sign in as admin with password {runtime.admin_password}")
     on_url(f"lianqin demo: console on {url}/  (API docs {url}/docs)")
     staff = DemoDepartments(f"{url}/api/dispatch", runtime)
     staff.start()

@@ -4,13 +4,16 @@ started in that order and stopped in reverse."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
 
 from api.app import create_app
+from api.auth.accounts import digest, ensure_admin, new_token
 from api.context import AppContext
 from camera_adapters.base import FrameSource
 from dispatch.api import create_router
@@ -32,8 +35,14 @@ class Runtime:
     """Everything of one ``lianqin serve`` / ``lianqin demo`` process."""
 
     def __init__(self, config: LianqinConfig, *, port: int | None = None,
-                 sources: dict[str, FrameSource] | None = None, patrol: bool = True) -> None:
+                 sources: dict[str, FrameSource] | None = None, patrol: bool = True,
+                 config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path  # zone edits from the console are saved there
+        # In-process token of this service (order bridge, console → dispatch API); never stored.
+        self.service_token = new_token()
+        self.admin_password: str | None = None  # set when the first start created `admin`
+        self.context: AppContext | None = None
         self.port = config.api.port if port is None else port
         self._sources = sources
         self._run_patrol = patrol
@@ -51,6 +60,12 @@ class Runtime:
         engine = open_engine(cfg.storage.database_url)
         self.engines.append(engine)
         sessions = session_factory(engine)
+        self.admin_password = ensure_admin(sessions,
+                                           password=os.environ.get("LIANQIN_ADMIN_PASSWORD"))
+        if self.admin_password:
+            log.warning("first start: created the account 'admin' with password %s "
+                        "(change it, or set LIANQIN_ADMIN_PASSWORD before the first start)",
+                        self.admin_password)
         sock = bind(cfg.api.host, self.port)
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
@@ -68,13 +83,18 @@ class Runtime:
             router = create_router(self.dispatch)
 
         self.patrol = PatrolService(cfg, sessions, EventBus(), self._sources)
-        adapter = build_adapter(cfg.bridge, default_url=f"{self.url}/api/dispatch")
+        adapter = self._adapter()
+        own = cfg.bridge.target.url is None  # our own /api/dispatch: send the service token
         context = AppContext(config=cfg, sessions=sessions, evidence_dir=cfg.storage.evidence_dir,
-                             patrol=self.patrol, orders=adapter, dispatch_router=router)
+                             patrol=self.patrol, orders=adapter, dispatch_router=router,
+                             dispatch_url=cfg.bridge.target.url or f"{self.url}/api/dispatch",
+                             dispatch_token=self.service_token if own else None,
+                             service_token_hashes=frozenset({digest(self.service_token)}),
+                             config_path=self.config_path, public_url=public)
+        self.context = context
         self._server, self._server_thread = serve_in_thread(create_app(context), sock)
         if cfg.bridge.enabled:
-            self.bridge = OrderBridge(cfg.bridge, sessions, self.patrol,
-                                      build_adapter(cfg.bridge, default_url=f"{self.url}/api/dispatch"),
+            self.bridge = OrderBridge(cfg.bridge, sessions, self.patrol, self._adapter(),
                                       evidence_base_url=f"{public}/evidence")
             self.bridge.start()
         if self._run_patrol:
@@ -82,7 +102,17 @@ class Runtime:
         log.info("lianqin serving on %s", self.url)
         return self.url
 
+    def _adapter(self):  # noqa: ANN202 - a DispatchAdapter
+        adapter = build_adapter(self.config.bridge, default_url=f"{self.url}/api/dispatch")
+        client = getattr(adapter, "_client", None)
+        if self.config.bridge.target.url is None and client is not None:
+            # The embedded core behind this API checks roles like every route.
+            client.headers["Authorization"] = f"Bearer {self.service_token}"
+        return adapter
+
     def stop(self) -> None:
+        if self.context is not None:
+            self.context.shutdown.set()  # live streams (SSE) end, so the server can stop
         if self.patrol is not None:
             self.patrol.stop()
         if self.bridge is not None:

@@ -41,8 +41,10 @@ def ctx(tmp_path: Path):
 
 
 @pytest.fixture
-def client(ctx):
-    return TestClient(create_app(ctx))
+def client(ctx, as_role):
+    client = TestClient(create_app(ctx))
+    as_role(client, ctx, "operator")
+    return client
 
 
 def add_event(ctx, event_id: str, *, review="pending", kind="stall", minutes_ago=0):
@@ -70,6 +72,7 @@ def test_confirm_raises_an_order_through_the_outbox(client, ctx):
     add_event(ctx, "e1")
     resp = client.post("/api/events/e1/confirm", json={"actor": "王五", "note": "确认摆摊"})
     assert resp.status_code == 200 and resp.json()["review"] == "confirmed"
+    assert resp.json()["review_note"].startswith("operator-")  # the account, not the body
     with ctx.sessions() as s:
         row = s.scalars(select(OutboxRow)).one()
     assert row.key == "event:e1" and row.payload["township"] == "顶山街道"
@@ -122,5 +125,8 @@ def test_evidence_files_are_served_with_ranges(client, ctx):
 
 def test_openapi_and_console_render(client):
     assert "/api/events" in client.get("/openapi.json").json()["paths"]
-    page = client.get("/")
-    assert page.status_code == 200 and "巡查事件" in page.text
+    client.headers.pop("Authorization")
+    assert client.get("/review", follow_redirects=False).headers["location"].startswith("/login")
+    login = client.get("/login")
+    assert login.status_code == 200 and "登录" in login.text
+    assert "Sign in" in client.get("/login?lang=en").text

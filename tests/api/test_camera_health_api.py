@@ -47,7 +47,7 @@ def ctx(tmp_path: Path, monkeypatch):
     engine.dispose()
 
 
-def test_offline_cameras_report_masked_errors_in_api_metrics_and_logs(ctx, caplog):
+def test_offline_cameras_report_masked_errors_in_api_metrics_and_logs(ctx, caplog, as_role):
     caplog.set_level(logging.DEBUG)
     ctx.patrol.start()
     deadline = time.monotonic() + 20
@@ -55,6 +55,7 @@ def test_offline_cameras_report_masked_errors_in_api_metrics_and_logs(ctx, caplo
             w.status.error for w in ctx.patrol.workers.values()):
         time.sleep(0.2)
     client = TestClient(create_app(ctx))
+    as_role(client, ctx, "admin")
     cameras = client.get("/api/cameras")
     assert cameras.status_code == 200
     by_id = {c["id"]: c for c in cameras.json()}
@@ -74,7 +75,7 @@ def test_offline_cameras_report_masked_errors_in_api_metrics_and_logs(ctx, caplo
         assert PASSWORD not in body
 
 
-def test_live_camera_metrics(tmp_path):
+def test_live_camera_metrics(tmp_path, as_role):
     config = parse_config({
         "storage": {"database_url": f"sqlite:///{tmp_path / 'e.db'}",
                     "evidence_dir": str(tmp_path / "ev")},
@@ -88,8 +89,10 @@ def test_live_camera_metrics(tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and worker.status.frames < 20:
             time.sleep(0.2)
-        client = TestClient(create_app(AppContext(config=config, sessions=session_factory(engine),
-                                                  evidence_dir=tmp_path / "ev", patrol=patrol)))
+        ctx = AppContext(config=config, sessions=session_factory(engine),
+                         evidence_dir=tmp_path / "ev", patrol=patrol)
+        client = TestClient(create_app(ctx))
+        as_role(client, ctx, "commander")
         text = client.get("/metrics").text
         status = client.get("/api/cameras/demo").json()["status"]
     finally:

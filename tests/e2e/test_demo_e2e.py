@@ -45,15 +45,20 @@ def demo(tmp_path_factory):
     threading.Thread(target=reader, daemon=True).start()
     assert url_found.wait(120), (data / "demo.log").read_text()[-3000:]
     line = next(text for text in lines if "console on" in text)
-    url = line.split("console on ")[1].split("/ ")[0]
-    yield {"proc": proc, "url": url.rstrip("/"), "lines": lines, "log": data / "demo.log",
-           "data": data / "run"}
+    url = line.split("console on ")[1].split("/ ")[0].rstrip("/")
+    # A fresh demo creates the account `admin` and prints its password once.
+    password = next(text for text in lines if "sign in as admin" in text).split()[-1]
+    client = httpx.Client(base_url=url, timeout=10)
+    assert client.post("/api/auth/login", json={"name": "admin", "password": password}).status_code == 200
+    yield {"proc": proc, "url": url, "lines": lines, "log": data / "demo.log",
+           "data": data / "run", "password": password, "client": client}
+    client.close()
     if proc.poll() is None:
         proc.kill()
 
 
-def _orders(url: str) -> list[dict]:
-    return httpx.get(f"{url}/api/dispatch/orders", params={"limit": 500}, timeout=10).json()["data"]
+def _orders(client: httpx.Client) -> list[dict]:
+    return client.get("/api/dispatch/orders", params={"limit": 500}).json()["data"]
 
 
 def test_console_shows_events_evidence_and_orders_in_a_real_browser(demo):
@@ -61,7 +66,7 @@ def test_console_shows_events_evidence_and_orders_in_a_real_browser(demo):
     playwright = pytest.importorskip("playwright.sync_api")
     url = demo["url"]
     deadline = time.monotonic() + DURATION_S - 20
-    while time.monotonic() < deadline and sum(o["status"] == "closed" for o in _orders(url)) < 2:
+    while time.monotonic() < deadline and sum(o["status"] == "closed" for o in _orders(demo["client"])) < 2:
         time.sleep(2)
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
@@ -70,24 +75,37 @@ def test_console_shows_events_evidence_and_orders_in_a_real_browser(demo):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{url}/")
-        page.wait_for_selector("#events tbody tr", timeout=30_000)
-        page.wait_for_selector("#orders tbody tr[data-status=closed]", timeout=30_000)
+        page.goto(f"{url}/login")
+        page.fill("input[name=name]", "admin")
+        page.fill("input[name=password]", demo["password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda u: u.endswith("/cameras"), timeout=30_000)
         page.wait_for_selector("#cameras .cam", timeout=30_000)
         assert page.locator("#cameras .cam").count() == 5
+        page.wait_for_function("[...document.querySelectorAll('#cameras img')].every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(ARTIFACTS / "demo-cameras.png"), full_page=True)
+        page.goto(f"{url}/orders")
+        page.wait_for_selector("#orders [data-status=closed]", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "demo-orders.png"), full_page=True)
+        page.goto(f"{url}/review")
+        page.select_option("#filters select[name=review]", "")  # every event, not only pending
+        page.wait_for_selector("#queue li", timeout=30_000)
         # Every snapshot thumbnail loaded.
-        page.wait_for_function("[...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function("[...document.querySelectorAll('#queue img')].every(i => i.complete && i.naturalWidth > 0)")
         # A clip plays in the browser (H.264 MP4 cut by stream copy).
-        page.wait_for_selector("#events video", timeout=60_000)
+        events = demo["client"].get("/api/events", params={"limit": 200}).json()["data"]
+        with_clip = next(e["id"] for e in events if e["clip_url"])
+        page.click(f'#queue [data-event="{with_clip}"]')
+        page.wait_for_selector("#detail video", timeout=60_000)
         playable = page.evaluate("""async () => {
-            const v = document.querySelector('#events video');
+            const v = document.querySelector('#detail video');
             v.muted = true;
             await v.play();
             await new Promise(r => setTimeout(r, 1500));
             return {w: v.videoWidth, h: v.videoHeight, t: v.currentTime, err: v.error && v.error.code};
         }""")
         assert playable["w"] == 640 and playable["h"] == 360 and playable["t"] > 0.5, playable
-        page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "demo-review.png"), full_page=True)
         page.goto(f"{url}/docs")
         page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "openapi.png"))

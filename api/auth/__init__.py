@@ -1,0 +1,1 @@
+"""Accounts, roles, sessions and API tokens of the console and the REST API."""
