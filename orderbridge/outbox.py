@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,16 @@ from patrol.orders import TOPIC_ORDER_CREATE, TOPIC_ORDER_VERDICT
 from patrol.tables import EventRow, OutboxRow
 
 log = logging.getLogger(__name__)
+
+# The answer to a verification the dispatch side asked for (``orderbridge.requests``).
+TOPIC_VERIFICATION_REPLY = "verification.reply"
+
+
+class ReplySender(Protocol):
+    """Sends the answer to a verification request back the way the request came."""
+
+    def send_reply(self, key: str, reply: dict[str, Any],
+                   answer: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def evidence_urls(items: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
@@ -32,12 +42,13 @@ class OutboxDelivery:
 
     def __init__(self, sessions: sessionmaker[Session], adapter: DispatchAdapter, *,
                  evidence_base_url: str, retry: RetryConfig | None = None,
-                 batch: int = 50) -> None:
+                 batch: int = 50, replies: dict[str, ReplySender] | None = None) -> None:
         self.sessions = sessions
         self.adapter = adapter
         self.evidence_base_url = evidence_base_url
         self.retry = retry or RetryConfig()
         self.batch = batch
+        self.replies = replies or {}
 
     def pending(self) -> int:
         """Rows still to deliver (the outbox depth)."""
@@ -56,27 +67,46 @@ class OutboxDelivery:
             ).all()
         delivered = 0
         for row in rows:
+            in_doubt = bool((row.response or {}).get("in_flight"))
+            if not self.adapter.idempotent and not in_doubt:
+                self._mark_in_flight(row)
             try:
-                response = self._send(row)
+                response = self._send(row, in_doubt=in_doubt)
             except DeliveryError as exc:
                 self._failed(row, exc)
-                if exc.retryable:
+                if exc.retryable and row.topic != TOPIC_VERIFICATION_REPLY:
                     break  # the other side is down or busy: keep the order of the queue
                 continue
             self._delivered(row, response)
             delivered += 1
         return delivered
 
-    def _send(self, row: OutboxRow) -> dict[str, Any]:
+    def _mark_in_flight(self, row: OutboxRow) -> None:
+        """For peers without idempotency keys: a crash from here on leaves the row in doubt,
+        and the next attempt first asks the peer whether the first one arrived."""
+        marker = {"in_flight": True, "since": datetime.now(UTC).isoformat()}
+        with self.sessions.begin() as s:
+            s.execute(update(OutboxRow).where(OutboxRow.id == row.id).values(response=marker))
+        row.response = marker
+
+    def _send(self, row: OutboxRow, *, in_doubt: bool = False) -> dict[str, Any]:
         payload = dict(row.payload)
         if row.topic == TOPIC_ORDER_CREATE:
             payload["evidence"] = evidence_urls(payload.get("evidence", []), self.evidence_base_url)
-            payload.pop("count", None)
-            return self.adapter.create_order(row.key, payload)
+            if payload.get("count") is None:
+                payload.pop("count", None)  # crowd events carry a people count; others none
+            return self.adapter.create_order(row.key, payload, in_doubt=in_doubt)
         if row.topic == TOPIC_ORDER_VERDICT:
             verdict = dict(payload["verdict"])
             verdict["evidence"] = evidence_urls(verdict.get("evidence", []), self.evidence_base_url)
-            return self.adapter.send_verdict(row.key, str(payload["order_id"]), verdict)
+            return self.adapter.send_verdict(row.key, str(payload["order_id"]), verdict,
+                                             in_doubt=in_doubt)
+        if row.topic == TOPIC_VERIFICATION_REPLY:
+            sender = self.replies.get(payload["reply"]["channel"])
+            if sender is None:
+                raise DeliveryError(f"no way to answer by {payload['reply']['channel']!r}",
+                                    retryable=False)
+            return sender.send_reply(row.key, payload["reply"], payload["answer"])
         raise DeliveryError(f"unknown outbox topic {row.topic!r}", retryable=False)
 
     def _delivered(self, row: OutboxRow, response: dict[str, Any]) -> None:
@@ -85,7 +115,9 @@ class OutboxDelivery:
                 delivered_at=datetime.now(UTC), attempts=OutboxRow.attempts + 1,
                 response=response, last_error=None))
             order_id, status = str(response.get("id")), response.get("status")
-            if row.topic == TOPIC_ORDER_CREATE:
+            if row.topic == TOPIC_VERIFICATION_REPLY:
+                pass  # not an order of ours
+            elif row.topic == TOPIC_ORDER_CREATE:
                 event_id = row.payload["event_id"]
                 s.execute(update(EventRow).where(
                     or_(EventRow.id == event_id, EventRow.parent_id == event_id)
