@@ -116,7 +116,9 @@ class MqttConnection:
                 properties: Properties | None = None, timeout_s: float = 10.0) -> None:
         """Publish and, for QoS 1, wait for the broker's PUBACK. Raises ConnectionError."""
         self.start()
-        if not self.connected.wait(timeout_s):
+        # Before the first connection, give it time; after a loss, fail at once (the outbox
+        # retries with backoff while paho reconnects in the background).
+        if not self.connected.wait(timeout_s if self.connects == 0 else 0.05):
             raise ConnectionError(f"MQTT broker {self.host}:{self.port} unreachable")
         info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
