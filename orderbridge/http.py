@@ -16,7 +16,7 @@ import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after
+from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after, tls
 from orderbridge.config import CallbackAuth
 from orderbridge.requests import RequestError, VerificationRequest, VerificationRequests
 from orderbridge.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
@@ -41,7 +41,7 @@ class HttpReplies:
 
     def __init__(self, auth: CallbackAuth, *, timeout_s: float = 10.0) -> None:
         self.auth = auth
-        self._client = httpx.Client(timeout=timeout_s)
+        self._client = httpx.Client(timeout=timeout_s, verify=tls())
 
     def send_reply(self, key: str, reply: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps({"type": "verification.answer", "key": key,

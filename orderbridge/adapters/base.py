@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One verifying TLS context for every HTTP client of the process (loading the CA
+    bundle costs tens of milliseconds; a restarted delivery process should not wait)."""
+    return httpx.create_ssl_context()
 
 
 class DeliveryError(RuntimeError):

@@ -6,13 +6,19 @@ from typing import Any
 
 import httpx
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, DispatchAdapter, retry_after
+from orderbridge.adapters.base import (
+    RETRYABLE_STATUS,
+    DeliveryError,
+    DispatchAdapter,
+    retry_after,
+    tls,
+)
 
 
 class EmbeddedDispatchAdapter(DispatchAdapter):
     def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s, verify=tls())
 
     def _call(self, method: str, path: str, *, key: str | None = None,
               json: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Any:

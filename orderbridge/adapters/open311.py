@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after
+from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after, tls
 from orderbridge.adapters.local import LocallyTrackedAdapter
 from orderbridge.config import Open311Target
 from patrol.orders import TOPIC_ORDER_VERDICT
@@ -73,7 +73,7 @@ class Open311Adapter(LocallyTrackedAdapter):
         super().__init__({}, sessions)
         self.config = config
         self.base = config.url.rstrip("/")
-        self._client = httpx.Client(timeout=config.timeout_s)
+        self._client = httpx.Client(timeout=config.timeout_s, verify=tls())
 
     # -- HTTP -----------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:

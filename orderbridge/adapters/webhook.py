@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after
+from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after, tls
 from orderbridge.adapters.local import LocallyTrackedAdapter, dig
 from orderbridge.config import WebhookTarget
 from orderbridge.signing import sign
@@ -74,7 +74,7 @@ class WebhookAdapter(LocallyTrackedAdapter):
     def __init__(self, config: WebhookTarget, sessions: sessionmaker[Session] | None = None) -> None:
         super().__init__(config.status_map, sessions)
         self.config = config
-        self._client = httpx.Client(timeout=config.timeout_s)
+        self._client = httpx.Client(timeout=config.timeout_s, verify=tls())
 
     def post(self, kind: str, key: str, body: dict[str, Any]) -> Any:
         """POST one signed message; the parsed answer (None when it has no JSON body)."""
