@@ -99,6 +99,8 @@ class OrderBridge:
 
     def start(self) -> None:
         self.adapter.start()
+        if self.requests is not None:
+            self.requests.resume()
         if self.stream is not None:
             self.stream.start()
         self._thread = threading.Thread(target=self._loop, name="order-bridge", daemon=True)

@@ -4,6 +4,7 @@ and after evidence URLs. The answer goes through the outbox, so it survives a cr
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -86,10 +87,25 @@ class VerificationRequests:
             s.add(VerificationRow(key=key, order_id=req.order_id or "", attempt=0,
                                   event_id=event.id if event else None, camera_id=camera_id,
                                   zone_id=zone_id, kind=kind, state="running",
-                                  note=f"requested; reply by {reply.get('channel')}"))
+                                  note=json.dumps({"reply": reply, "preset": event.preset
+                                                   if event else None})))
         self._pool.submit(self._run, request_id, reply, event.preset if event else None)
         log.info("verification %s requested on %s for order %s", request_id, camera_id, req.order_id)
         return {"request_id": request_id, "state": "running"}
+
+    def resume(self) -> int:
+        """Run again the checks a crash interrupted; their answers go out as usual."""
+        with self.sessions() as s:
+            rows = s.scalars(select(VerificationRow).where(
+                VerificationRow.key.like("request:%"), VerificationRow.state == "running")).all()
+        for row in rows:
+            try:
+                saved = json.loads(row.note or "{}")
+            except ValueError:
+                saved = {}
+            self._pool.submit(self._run, row.key.removeprefix("request:"),
+                              saved.get("reply") or {"channel": "none"}, saved.get("preset"))
+        return len(rows)
 
     def _run(self, request_id: str, reply: dict[str, Any], preset: str | None) -> None:
         key = f"request:{request_id}"
