@@ -70,8 +70,22 @@ class Watcher:
 
 @pytest.fixture
 def live(tmp_path: Path, broker):
-    receiver, answers = WebhookReceiver(free_port(), SECRET), CallbackReceiver(free_port(), SECRET)
-    receiver.up()
+    receiver = WebhookReceiver(free_port(), SECRET)
+    target = {"type": "webhook", "url": receiver.url, "secret": SECRET,
+              "response_id": "result.order_no"}
+    yield from _live(tmp_path, broker, receiver, target)
+
+
+@pytest.fixture
+def live_mqtt(tmp_path: Path, broker):
+    target = {"type": "mqtt", "port": broker.port, "client_id": "live-bridge"}
+    yield from _live(tmp_path, broker, None, target)
+
+
+def _live(tmp_path: Path, broker, receiver, target):  # noqa: ANN001, ANN202
+    answers = CallbackReceiver(free_port(), SECRET)
+    if receiver is not None:
+        receiver.up()
     answers.up()
     config = parse_config({
         "storage": {"database_url": f"sqlite:///{tmp_path / 'e.db'}",
@@ -83,8 +97,7 @@ def live(tmp_path: Path, broker):
         "rules": {"smoke": {"persistence": {"n": 3, "m": 5}, "end_after_s": 2}},
         "review": {"auto_order_min_confidence": {"smoke": 0.0}},
         "verification": {"settle_s": 1, "window_s": 4},
-        "bridge": {"target": {"type": "webhook", "url": receiver.url, "secret": SECRET,
-                              "response_id": "result.order_no"},
+        "bridge": {"target": target,
                    "poll_interval_s": 5, "evidence_base_url": "http://patrol.example/evidence",
                    "callbacks": {"secret": SECRET},
                    "events": {"enabled": True, "port": broker.port, "status_interval_s": 0.5}},
@@ -105,7 +118,8 @@ def live(tmp_path: Path, broker):
     feeder.thread.join(10)
     bridge.stop()
     watcher.close()
-    receiver.down()
+    if receiver is not None:
+        receiver.down()
     answers.down()
     engine.dispose()
 
@@ -159,3 +173,31 @@ def test_event_to_order_stream_and_verification_on_request(live):
     end = until(lambda: watcher.events("end"), 120, "lianqin/events end")[0]
     assert end["after"]["state"] == "ended" and end["before"]["id"] == end["after"]["id"]
     until(lambda: watcher.last("lianqin/field/all/smoke") == b"0", 30, "the zone count at 0")
+
+
+def test_orders_and_a_verification_request_over_mqtt(live_mqtt, broker):
+    watcher, bridge = live_mqtt["watcher"], live_mqtt["bridge"]
+    created = until(lambda: [json.loads(p) for t, p, _ in watcher.messages
+                             if t == "lianqin/orders/new"], 120, "the order on the broker")
+    key = created[0]["key"]
+    assert created[0]["order"]["camera_id"] == "field"
+    # The dispatch side acknowledges and asks for a footage check with a response topic.
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    watcher.client.publish(f"lianqin/dispatch/orders/{key}/status",
+                           json.dumps({"status": "dispatched"}), qos=1).wait_for_publish(10)
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic, props.CorrelationData = "county/answers", b"req-42"
+    watcher.client.subscribe("county/#", qos=1)
+    watcher.client.publish("lianqin/verify/request", json.dumps(
+        {"request_id": "m-1", "order_id": key}), qos=1, properties=props).wait_for_publish(10)
+
+    def answered():
+        bridge.step()
+        return next((p for t, p, _ in watcher.messages if t == "county/answers"), None)
+
+    answer = json.loads(until(answered, 120, "the answer on the response topic"))["answer"]
+    assert answer["request_id"] == "m-1" and answer["order_id"] == key
+    assert answer["state"] == "done" and answer["present"] is True
+    assert {e["phase"] for e in answer["evidence"]} == {"before", "after"}
+    assert bridge.adapter.order(key)["status"] == "dispatched"
