@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.config import IntakeRule
+from orderbridge.states import FINAL_STATES
 from patrol.config import PatrolConfig
-from patrol.orders import FINAL_ORDER_STATES, outbox_for_event
+from patrol.orders import outbox_for_event
 from patrol.tables import EventRow
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def open_parent(s: Session, row: EventRow) -> EventRow | None:
         EventRow.kind == row.kind, EventRow.review.in_(("auto", "confirmed")),
         EventRow.id != row.id, EventRow.parent_id.is_(None),
         EventRow.order_status.is_(None) | EventRow.order_status.not_in(
-            (*FINAL_ORDER_STATES, "delivery_failed")),
+            (*FINAL_STATES, "delivery_failed")),
     ).order_by(EventRow.started_at.desc()).limit(1)).first()
 
 
