@@ -70,11 +70,19 @@ class LocalOrders:
 
     def redo_count(self, s: Session, order_id: str) -> int:
         """Not-effective verdicts delivered for the order."""
+        return self._redo_counts(s, f"verdict:{order_id}:%").get(order_id, 0)
+
+    @staticmethod
+    def _redo_counts(s: Session, pattern: str = "verdict:%") -> dict[str, int]:
         rows = s.scalars(select(OutboxRow).where(
             OutboxRow.topic == TOPIC_ORDER_VERDICT, OutboxRow.delivered_at.is_not(None),
-            OutboxRow.key.like(f"verdict:{order_id}:%"))).all()
-        return sum(1 for r in rows if str(r.payload.get("order_id")) == order_id
-                   and not r.payload["verdict"].get("effective"))
+            OutboxRow.key.like(pattern))).all()
+        counts: dict[str, int] = {}
+        for r in rows:
+            if not r.payload["verdict"].get("effective"):
+                order_id = str(r.payload.get("order_id"))
+                counts[order_id] = counts.get(order_id, 0) + 1
+        return counts
 
     def verdict_status(self, order_id: str, effective: bool) -> str:
         """Effective → closed; not effective → redo the first time, not disposed after."""
@@ -83,10 +91,12 @@ class LocalOrders:
         with self._sessions()() as s:
             return "redo" if self.redo_count(s, order_id) == 0 else "not_disposed"
 
-    def _public(self, s: Session, row: EventRow) -> dict[str, Any]:
+    def _public(self, s: Session, row: EventRow, redos: dict[str, int] | None = None) -> dict[str, Any]:
+        redo = (redos.get(str(row.order_id), 0) if redos is not None
+                else self.redo_count(s, str(row.order_id)))
         return {"id": row.order_id, "status": row.order_status, "kind": row.label or row.kind,
                 "source": "video_patrol", "camera_id": row.camera_id, "zone_id": row.zone_id,
-                "event_id": row.id, "redo_count": self.redo_count(s, str(row.order_id)),
+                "event_id": row.id, "redo_count": redo,
                 "updated_at": row.updated_at.isoformat() if row.updated_at else None}
 
     def orders(self, *, status: str | None = None, limit: int = 500, **_: Any) -> list[dict[str, Any]]:
@@ -96,7 +106,8 @@ class LocalOrders:
             query = query.where(EventRow.order_status == status)
         with self._sessions()() as s:
             rows = s.scalars(query.order_by(EventRow.started_at.desc()).limit(limit)).all()
-            return [self._public(s, r) for r in rows]
+            redos = self._redo_counts(s) if rows else {}
+            return [self._public(s, r, redos) for r in rows]
 
     def order(self, order_id: str) -> dict[str, Any]:
         with self._sessions()() as s:

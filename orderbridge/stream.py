@@ -123,6 +123,8 @@ class EventStream:
         if kind == "end":
             after["state"] = "ended"
         before = self._last.get(event_id, after)
+        if kind == "update" and before == after:
+            return  # nothing a subscriber could see changed
         self._send(f"{self.config.prefix}/events", {"type": kind, "before": before, "after": after})
         key = (row.camera_id, row.zone_id, row.label or row.kind)
         zone = self._zones.setdefault(key, {})

@@ -32,7 +32,7 @@ from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_aft
 from orderbridge.adapters.local import LocallyTrackedAdapter
 from orderbridge.config import Open311Target
 from patrol.orders import TOPIC_ORDER_VERDICT
-from patrol.tables import OutboxRow
+from patrol.tables import EventRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,9 @@ class Open311Adapter(LocallyTrackedAdapter):
 
     def poll_states(self, order_ids: list[str]) -> list[dict[str, Any]]:
         follow_ups = self._follow_ups(order_ids)
-        current = {o["id"]: o["status"] for o in self.orders(limit=100000)}
+        with self.states._sessions()() as s:
+            current = dict(s.execute(select(EventRow.order_id, EventRow.order_status).where(
+                EventRow.order_id.in_(order_ids), EventRow.parent_id.is_(None))).all())
         out = []
         for order_id in order_ids:
             remote = follow_ups.get(order_id, order_id)
