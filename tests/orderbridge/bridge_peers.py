@@ -107,6 +107,17 @@ class _Server:
             self._httpd = None
 
 
+def _body(h: BaseHTTPRequestHandler) -> bytes | None:
+    """The request body; None when the client went away before sending all of it (a real
+    server drops such a request too)."""
+    length = int(h.headers.get("Content-Length", 0))
+    raw = h.rfile.read(length)
+    if len(raw) < length:
+        h.close_connection = True
+        return None
+    return raw
+
+
 def _reply(h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str,
            headers: dict[str, str] | None = None) -> None:
     h.send_response(status)
@@ -141,7 +152,9 @@ class WebhookReceiver(_Server):
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                raw = _body(self)
+                if raw is None:
+                    return
                 ts = self.headers.get("X-Lianqin-Timestamp", "")
                 mac = hmac.new(peer.secret.encode(), ts.encode() + b"." + raw, hashlib.sha256)
                 good = hmac.compare_digest(f"sha256={mac.hexdigest()}",
@@ -191,7 +204,9 @@ class CallbackReceiver(_Server):
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                raw = _body(self)
+                if raw is None:
+                    return
                 ts = self.headers.get("X-Lianqin-Timestamp", "")
                 mac = hmac.new(peer.secret.encode(), ts.encode() + b"." + raw, hashlib.sha256)
                 if f"sha256={mac.hexdigest()}" != self.headers.get("X-Lianqin-Signature"):
@@ -295,7 +310,10 @@ class Open311Server(_Server):
 
             def do_POST(self) -> None:  # noqa: N802
                 path, fmt, _ = self._split()
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                body = _body(self)
+                if body is None:
+                    return
+                raw = body.decode()
                 form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
                 if path != "requests" or fmt not in ("json", "xml"):
                     return _reply(self, 404, b"", "text/plain")
