@@ -55,6 +55,9 @@ class MqttTarget(_Strict):
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
     username: str | None = Field(default=None, description="Broker user.")
     password: str | None = Field(default=None, description="Broker password (use ${ENV_VAR}).")
+    tls: bool = Field(default=False, description="TLS to the broker (port 8883 as a rule).")
+    ca_file: str | None = Field(default=None, description="CA bundle for the broker's certificate; "
+                                "default: the system's.")
     client_id: str = Field(default="lianqin-bridge", min_length=1, max_length=64,
                            description="Client id; unique per bridge process.")
     prefix: str = Field(default="lianqin", min_length=1, description="First level of every topic.")
@@ -134,6 +137,9 @@ class EventStreamConfig(_Strict):
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
     username: str | None = Field(default=None, description="Broker user.")
     password: str | None = Field(default=None, description="Broker password (use ${ENV_VAR}).")
+    tls: bool = Field(default=False, description="TLS to the broker (port 8883 as a rule).")
+    ca_file: str | None = Field(default=None, description="CA bundle for the broker's certificate; "
+                                "default: the system's.")
     client_id: str = Field(default="lianqin-events", min_length=1, max_length=64,
                            description="Client id of the publisher.")
     prefix: str = Field(default="lianqin", min_length=1, description="First level of every topic.")

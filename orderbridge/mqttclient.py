@@ -48,6 +48,7 @@ class MqttConnection:
 
     def __init__(self, *, host: str, port: int, client_id: str, username: str | None,
                  password: str | None, keepalive_s: int = 30, persistent: bool = False,
+                 tls: bool = False, ca_file: str | None = None,
                  will: tuple[str, bytes] | None = None, online: tuple[str, bytes] | None = None,
                  subscriptions: list[str] | None = None,
                  on_message: Callable[[mqtt.MQTTMessage], bool] | None = None) -> None:
@@ -64,6 +65,8 @@ class MqttConnection:
                              protocol=mqtt.MQTTv5, manual_ack=on_message is not None)
         if username:
             client.username_pw_set(username, password)
+        if tls:  # verifies the broker's certificate (system CAs, or ca_file)
+            client.tls_set(ca_certs=ca_file)
         if will:
             client.will_set(will[0], will[1], qos=1, retain=True)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)

@@ -55,6 +55,7 @@ class EventStream:
         p = config.prefix
         self.conn = MqttConnection(host=config.host, port=config.port, client_id=config.client_id,
                                    username=config.username, password=config.password,
+                                   tls=config.tls, ca_file=config.ca_file,
                                    will=(f"{p}/available", b"offline"),
                                    online=(f"{p}/available", b"online"))
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=10000)

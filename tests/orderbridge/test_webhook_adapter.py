@@ -190,3 +190,19 @@ def test_states_come_back_by_signed_callback_and_verdicts_go_out(event_store, re
 def test_router_without_credentials_is_refused():
     with pytest.raises(ValueError, match="secret or a token"):
         verification_router(None, CallbackAuth())
+
+
+def test_peers_that_cannot_sign_use_a_bearer_token(event_store, receiver):
+    add_event(event_store, "e1")
+    adapter = WebhookAdapter(target(receiver.url), event_store)
+    assert OutboxDelivery(event_store, adapter, evidence_base_url="http://x").deliver_due() == 1
+    app = FastAPI()
+    token = "t0ken-for-the-county-platform"
+    app.include_router(verification_router(None, CallbackAuth(token=token), states=adapter.states))
+    client = TestClient(app)
+    path, body = "/api/bridge/orders/W-1/status", {"status": "dispatched"}
+    assert client.post(path, json=body).status_code == 401
+    assert client.post(path, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert signed_post(client, path, body).status_code == 401  # no secret configured
+    resp = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and adapter.order("W-1")["status"] == "dispatched"
