@@ -167,6 +167,23 @@ def test_event_to_order_stream_and_verification_on_request(live):
     assert client.post("/api/bridge/verifications", content=unknown, headers={
         "Content-Type": "application/json", **sign(SECRET, unknown)}).status_code == 404
 
+    # The closed loop over the webhook: the unit reports disposal by callback, our footage
+    # check runs (the smoke is still there), the verdict goes out: redo.
+    status = json.dumps({"status": "feedback_received"}).encode()
+    assert client.post("/api/bridge/orders/W-1/status", content=status, headers={
+        "Content-Type": "application/json", **sign(SECRET, status)}).status_code == 200
+
+    def verdicts():
+        bridge.step()
+        return [r["body"] for r in receiver.received if r["body"]["type"] == "order.verdict"]
+
+    (verdict,) = until(verdicts, 120, "the verdict at the webhook")
+    assert verdict["order_id"] == "W-1" and verdict["verdict"]["effective"] is False
+    assert verdict["verdict"]["status"] == "redo"
+    assert any(e["phase"] == "after" for e in verdict["verdict"]["evidence"])
+    assert [r["body"]["type"] for r in receiver.received].count("order.verifying") == 1
+    assert bridge.adapter.order("W-1")["status"] == "redo"
+
     # The smoke clears: the event ends and the zone count goes back to 0.
     scene, source = live["worker"].source.scene, live["worker"].source
     scene.clear(source.now())
