@@ -175,3 +175,28 @@ def test_parse_both_formats():
     assert parse_requests(xml, "xml") == [{"service_request_id": "7", "status": "closed",
                                            "status_notes": "已处置"}]
     assert parse_requests('[{"token": "abc"}]', "json") == [{"token": "abc"}]
+
+
+def test_the_bridge_polls_open_requests(server, event_store, tmp_path):
+    from lianqin.config import parse_config
+    from orderbridge.bridge import OrderBridge
+    from patrol.service import PatrolService
+
+    config = parse_config({"storage": {"database_url": "sqlite://",
+                                       "evidence_dir": str(tmp_path / "ev")},
+                           "bridge": {"status_poll_s": 0.01, "verify": False}})
+    adapter = Open311Adapter(Open311Target(url=server.url, api_key="k-311", format=server.fmt,
+                                           service_codes=CODES))
+    bridge = OrderBridge(config.bridge, event_store, PatrolService(config, event_store), adapter,
+                         evidence_base_url="http://x/evidence")
+    add_event(event_store, "e1")
+    add_event(event_store, "e2")
+    bridge.step()
+    srids = sorted(server.requests)
+    assert [status_of(event_store, e) for e in ("e1", "e2")] == [
+        (srids[0], "dispatched"), (srids[1], "dispatched")]
+    server.close(srids[1], "已处置")
+    bridge.sync_states()
+    assert status_of(event_store, "e2")[1] == "feedback_received"
+    assert status_of(event_store, "e1")[1] == "dispatched"
+    bridge.stop()
