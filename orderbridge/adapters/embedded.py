@@ -6,13 +6,19 @@ from typing import Any
 
 import httpx
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, DispatchAdapter
+from orderbridge.adapters.base import (
+    RETRYABLE_STATUS,
+    DeliveryError,
+    DispatchAdapter,
+    retry_after,
+    tls,
+)
 
 
 class EmbeddedDispatchAdapter(DispatchAdapter):
     def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s, verify=tls())
 
     def _call(self, method: str, path: str, *, key: str | None = None,
               json: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Any:
@@ -23,20 +29,21 @@ class EmbeddedDispatchAdapter(DispatchAdapter):
             raise DeliveryError(f"{method} {path}: {type(exc).__name__}: {exc}",
                                 retryable=True) from exc
         if resp.status_code >= 400:
-            retry_after = _retry_after(resp)
             raise DeliveryError(
                 f"{method} {path}: HTTP {resp.status_code}: {resp.text[:300]}",
-                retryable=resp.status_code in RETRYABLE_STATUS, retry_after_s=retry_after)
+                retryable=resp.status_code in RETRYABLE_STATUS, retry_after_s=retry_after(resp.headers.get("Retry-After")))
         return resp.json()
 
-    def create_order(self, key: str, request: dict[str, Any]) -> dict[str, Any]:
+    def create_order(self, key: str, request: dict[str, Any], *,
+                     in_doubt: bool = False) -> dict[str, Any]:
         return self._call("POST", "/orders", key=key, json=request)
 
     def start_verification(self, order_id: str) -> dict[str, Any]:
         return self._call("POST", f"/orders/{order_id}/verification",
                           json={"actor": "video_patrol"})
 
-    def send_verdict(self, key: str, order_id: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    def send_verdict(self, key: str, order_id: str, verdict: dict[str, Any], *,
+                     in_doubt: bool = False) -> dict[str, Any]:
         return self._call("POST", f"/orders/{order_id}/verdict", key=key, json=verdict)
 
     def orders(self, **filters: Any) -> list[dict[str, Any]]:
@@ -50,10 +57,3 @@ class EmbeddedDispatchAdapter(DispatchAdapter):
     def close(self) -> None:
         self._client.close()
 
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

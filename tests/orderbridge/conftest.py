@@ -41,3 +41,26 @@ def dispatch_server(tmp_path: Path):
     server.down()
 
 
+
+
+@pytest.fixture
+def event_store(tmp_path: Path):
+    """A migrated SQLite event store (sessions)."""
+    from patrol.store import open_engine, session_factory
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A real mosquitto on a free loopback port, started for the test."""
+    from bridge_peers import MOSQUITTO, Mosquitto
+    from helpers import require
+
+    require(Path(MOSQUITTO).exists(), "mosquitto is not installed (scripts/system-deps.sh)")
+    server = Mosquitto(tmp_path / "mosquitto", free_port())
+    server.start()
+    yield server
+    server.stop()
