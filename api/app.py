@@ -51,6 +51,11 @@ def create_app(context: AppContext) -> FastAPI:
         ("", module.router, []) for module in (auth, cameras, events, orders, stats, stream, pages)]
     if context.dispatch_router is not None:
         included.append(("/api/dispatch", context.dispatch_router, [DISPATCH_API]))
+    bridge_router = context.extra.get("bridge_router")
+    if bridge_router is not None:
+        # /api/bridge: calls from an external dispatch side (verification requests, order
+        # states), each checked by the bridge itself (HMAC signature or token).
+        included.append(("", bridge_router, []))
     for prefix, router, guards in included:
         app.include_router(router, prefix=prefix, dependencies=[Depends(g) for g in guards])
     app.state.included = included

@@ -17,7 +17,7 @@ from patrol.config import PatrolConfig
 EXAMPLE = Path(__file__).with_name("example.yaml")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Names that pydantic puts into error locations for the member of a tagged union.
-_UNION_TAGS = {"synthetic", "file", "images", "embedded", "rtsp", "onvif", "gb28181", "http",
+_UNION_TAGS = {"synthetic", "file", "images", "embedded", "webhook", "mqtt", "open311", "rtsp", "onvif", "gb28181", "http",
                "mock"}
 
 

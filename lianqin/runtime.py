@@ -83,27 +83,30 @@ class Runtime:
             router = create_router(self.dispatch)
 
         self.patrol = PatrolService(cfg, sessions, EventBus(), self._sources)
-        adapter = self._adapter()
+        adapter = self._adapter(sessions)
+        if cfg.bridge.enabled:  # built before the app: it brings the /api/bridge router
+            self.bridge = OrderBridge(cfg.bridge, sessions, self.patrol, self._adapter(sessions),
+                                      evidence_base_url=f"{public}/evidence")
         own = cfg.bridge.target.url is None  # our own /api/dispatch: send the service token
         context = AppContext(config=cfg, sessions=sessions, evidence_dir=cfg.storage.evidence_dir,
                              patrol=self.patrol, orders=adapter, dispatch_router=router,
                              dispatch_url=cfg.bridge.target.url or f"{self.url}/api/dispatch",
                              dispatch_token=self.service_token if own else None,
                              service_token_hashes=frozenset({digest(self.service_token)}),
-                             config_path=self.config_path, public_url=public)
+                             config_path=self.config_path, public_url=public,
+                             extra={"bridge_router": self.bridge.router() if self.bridge else None})
         self.context = context
         self._server, self._server_thread = serve_in_thread(create_app(context), sock)
-        if cfg.bridge.enabled:
-            self.bridge = OrderBridge(cfg.bridge, sessions, self.patrol, self._adapter(),
-                                      evidence_base_url=f"{public}/evidence")
+        if self.bridge is not None:
             self.bridge.start()
         if self._run_patrol:
             self.patrol.start()
         log.info("lianqin serving on %s", self.url)
         return self.url
 
-    def _adapter(self):  # noqa: ANN202 - a DispatchAdapter
-        adapter = build_adapter(self.config.bridge, default_url=f"{self.url}/api/dispatch")
+    def _adapter(self, sessions):  # noqa: ANN001, ANN202 - a DispatchAdapter
+        adapter = build_adapter(self.config.bridge, default_url=f"{self.url}/api/dispatch",
+                                sessions=sessions)
         client = getattr(adapter, "_client", None)
         if self.config.bridge.target.url is None and client is not None:
             # The embedded core behind this API checks roles like every route.

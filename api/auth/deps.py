@@ -31,6 +31,9 @@ PUBLIC: tuple[str, ...] = (
     "/static/",  # the console's CSS and JavaScript
     "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",  # API description, no data
     "/static-offline-docs/",  # Swagger UI's files (fastapi-offline)
+    # Calls from an external dispatch core: the order bridge checks each one itself
+    # (HMAC-SHA256 signature or bearer token from bridge.callbacks; orderbridge/http.py).
+    "/api/bridge/",
 )
 
 

@@ -24,10 +24,14 @@ from dispatch.config import DispatchConfig
 from dispatch.service import DispatchService
 from dispatch.store import open_engine as open_dispatch_engine
 from lianqin.config import parse_config
+from orderbridge.config import CallbackAuth
+from orderbridge.http import verification_router
+from orderbridge.requests import VerificationRequests
 from patrol.service import PatrolService
 from patrol.store import open_engine, session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
+BRIDGE_TOKEN = "bridge-token-0123456789"
 
 
 @pytest.fixture
@@ -38,9 +42,14 @@ def ctx(tmp_path: Path):
     dispatch_engine = open_dispatch_engine(f"sqlite:///{tmp_path / 'd.db'}")
     sessions = session_factory(engine)
     router = create_router(DispatchService(engine=dispatch_engine, config=DispatchConfig()))
+    patrol = PatrolService(config, sessions)
+    # The order bridge's endpoints for an external dispatch core check their own caller.
+    bridge = verification_router(VerificationRequests(sessions, patrol, evidence_base_url="x"),
+                                 CallbackAuth(token=BRIDGE_TOKEN))
     yield AppContext(config=config, sessions=sessions, evidence_dir=tmp_path / "ev",
-                     patrol=PatrolService(config, sessions), dispatch_router=router,
-                     dispatch_url="http://127.0.0.1:9/api/dispatch")
+                     patrol=patrol, dispatch_router=router,
+                     dispatch_url="http://127.0.0.1:9/api/dispatch",
+                     extra={"bridge_router": bridge})
     engine.dispose()
     dispatch_engine.dispose()
 
@@ -65,7 +74,19 @@ def test_every_route_is_guarded_or_listed_public(ctx):
     paths = {path for path, _, _ in route_table(app)} | {
         r.path for r in app.routes if hasattr(r, "path") and not isinstance(r, Mount)}
     mounts = {r.path + "/" for r in app.routes if isinstance(r, Mount)}
-    assert all(p in paths or p in mounts for p in PUBLIC), (PUBLIC, paths, mounts)
+    assert all(p in paths or p in mounts or any(q.startswith(p) for q in paths)
+               for p in PUBLIC), (PUBLIC, paths, mounts)
+
+
+def test_bridge_routes_check_their_own_caller(ctx):
+    with TestClient(create_app(ctx)) as client:
+        body = {"order_id": "o1", "camera_id": "cam1"}
+        assert client.post("/api/bridge/verifications", json=body).status_code == 401
+        wrong = {"Authorization": "Bearer not-the-token-at-all"}
+        assert client.post("/api/bridge/verifications", json=body,
+                           headers=wrong).status_code == 401
+        right = {"Authorization": f"Bearer {BRIDGE_TOKEN}"}
+        assert client.get("/api/bridge/verifications/nope", headers=right).status_code == 404
 
 
 def test_every_route_rejects_anonymous_and_wrong_roles(ctx):
