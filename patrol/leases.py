@@ -1,0 +1,203 @@
+"""Camera leases in PostgreSQL: which worker patrols which camera.
+
+Every worker runs :meth:`LeaseManager.step` each ``heartbeat_s``:
+
+1. it renews its row in ``scale_workers`` (live while ``expires_at`` is in the future);
+2. it counts the live workers and takes its fair share, ``ceil(cameras / live workers)``;
+3. it renews the leases it holds, releases those above its share (a worker joined:
+   the load spreads) and claims free or expired ones below it (a worker died: its
+   cameras are taken over once their leases expire, ``lease_ttl_s``).
+
+Claims use ``FOR UPDATE SKIP LOCKED``, so workers never wait on one another and no camera
+is claimed twice; every claim bumps the lease's ``epoch`` (a fencing token). Times are the
+database's own clock (``now()``), so workers' clocks may disagree. A worker that cannot
+renew for ``lease_ttl_s`` stops its cameras itself (see ``lianqin.worker``), before
+another worker can take them over.
+
+A camera with presets (a patrol tour) is one lease: the tour runs where the camera is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, Integer, String, bindparam, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patrol.tables import Base
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRow(Base):
+    """A worker process, live while ``expires_at`` is ahead of the database clock."""
+
+    __tablename__ = "scale_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    cameras: Mapped[int] = mapped_column(Integer, default=0)
+    endpoint: Mapped[str | None] = mapped_column(String(256), default=None)  # /metrics URL
+
+
+class CameraLeaseRow(Base):
+    """Who patrols a camera, until when, and what it last reported."""
+
+    __tablename__ = "camera_leases"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    acquired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)  # +1 per claim: a fencing token
+    analysed: Mapped[int] = mapped_column(Integer, default=0)  # frames, by the holder
+    last_analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseStep:
+    """What one heartbeat decided."""
+
+    held: frozenset[str]
+    claimed: frozenset[str]
+    released: frozenset[str]
+    lost: frozenset[str]
+    live_workers: int
+    share: int
+
+
+def fair_share(cameras: int, live_workers: int) -> int:
+    """``ceil(cameras / live_workers)``: the most cameras one worker should hold."""
+    return math.ceil(cameras / max(live_workers, 1))
+
+
+class LeaseManager:
+    """The leases of one worker. One verb: ``step()`` (call it every ``heartbeat_s``).
+
+    ``on_release(cameras)`` is called before leases are given up, so the worker stops
+    those cameras before another worker can claim them. ``progress()`` returns, per held
+    camera, ``(frames analysed, UNIX time of the last analysis)`` to record with the
+    renewal (what operators and the tests read to see that a camera is patrolled).
+    """
+
+    def __init__(self, engine: Engine, worker_id: str, camera_ids: Iterable[str], *,
+                 ttl_s: float = 10.0, endpoint: str | None = None,
+                 on_release: Callable[[set[str]], None] | None = None,
+                 progress: Callable[[], dict[str, tuple[int, float | None]]] | None = None
+                 ) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("camera leases need PostgreSQL (storage.database_url "
+                             "postgresql+psycopg://...); SQLite serves one box only")
+        self.engine = engine
+        self.worker_id = worker_id
+        self.camera_ids = sorted(set(camera_ids))
+        self.ttl_s = ttl_s
+        self.endpoint = endpoint
+        self.on_release = on_release or (lambda _cams: None)
+        self.progress = progress or dict
+        self.held: set[str] = set()
+        self._seeded = False
+
+    def _seed(self, conn: Any) -> None:
+        """Lease rows for every configured camera (free until claimed)."""
+        conn.execute(text("INSERT INTO camera_leases (camera_id, epoch, analysed) "
+                          "SELECT c, 0, 0 FROM unnest(CAST(:ids AS text[])) AS c "
+                          "ON CONFLICT (camera_id) DO NOTHING"), {"ids": self.camera_ids})
+        self._seeded = True
+
+    def step(self) -> LeaseStep:
+        ttl = {"ttl": f"{self.ttl_s} seconds", "me": self.worker_id}
+        with self.engine.begin() as conn:
+            if not self._seeded:
+                self._seed(conn)
+            conn.execute(text(
+                "INSERT INTO scale_workers (worker_id, started_at, heartbeat_at, expires_at, "
+                "cameras, endpoint) VALUES (:me, now(), now(), now() + CAST(:ttl AS interval), "
+                ":n, :endpoint) ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), "
+                "expires_at = excluded.expires_at, cameras = excluded.cameras, "
+                "endpoint = excluded.endpoint"), {**ttl, "n": len(self.held),
+                                                  "endpoint": self.endpoint})
+            live = conn.execute(text(
+                "SELECT count(*) FROM scale_workers WHERE expires_at > now()")).scalar_one()
+            held = set(conn.execute(text(
+                "UPDATE camera_leases SET expires_at = now() + CAST(:ttl AS interval) "
+                "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[])) "
+                "RETURNING camera_id"), {**ttl, "ids": self.camera_ids}).scalars())
+            self._record_progress(conn, held)
+        lost = self.held - held
+        if lost:
+            log.warning("leases lost to other workers: %s", ", ".join(sorted(lost)))
+        share = fair_share(len(self.camera_ids), live)
+        released: set[str] = set()
+        if len(held) > share:
+            released = set(sorted(held)[share:])
+            self.on_release(released)
+            with self.engine.begin() as conn:
+                conn.execute(text(
+                    "UPDATE camera_leases SET worker_id = NULL, expires_at = now() "
+                    "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[]))"),
+                    {"me": self.worker_id, "ids": sorted(released)})
+            held -= released
+        claimed: set[str] = set()
+        if len(held) < share:
+            with self.engine.begin() as conn:
+                claimed = set(conn.execute(text(
+                    "UPDATE camera_leases SET worker_id = :me, acquired_at = now(), "
+                    "expires_at = now() + CAST(:ttl AS interval), epoch = epoch + 1 "
+                    "WHERE camera_id IN (SELECT camera_id FROM camera_leases "
+                    "  WHERE (worker_id IS NULL OR expires_at < now()) "
+                    "  AND camera_id = ANY(CAST(:ids AS text[])) "
+                    "  ORDER BY worker_id IS NOT NULL, camera_id LIMIT :n "
+                    "  FOR UPDATE SKIP LOCKED) RETURNING camera_id"),
+                    {**ttl, "ids": self.camera_ids, "n": share - len(held)}).scalars())
+            held |= claimed
+        self.held = held
+        if claimed or released:
+            log.info("worker %s: %d live workers, share %d: claimed %d, released %d, holds %d",
+                     self.worker_id, live, share, len(claimed), len(released), len(held))
+        return LeaseStep(frozenset(held), frozenset(claimed), frozenset(released),
+                         frozenset(lost), live, share)
+
+    def _record_progress(self, conn: Any, held: set[str]) -> None:
+        rows = [{"cam": cam, "n": n, "ts": ts} for cam, (n, ts) in self.progress().items()
+                if cam in held and ts is not None]
+        if not rows:
+            return
+        conn.execute(text(
+            "UPDATE camera_leases SET analysed = :n, last_analysed_at = to_timestamp(:ts) "
+            "WHERE camera_id = :cam AND worker_id = :me")
+            .bindparams(bindparam("me", self.worker_id)), rows)
+
+    def release_all(self) -> None:
+        """Give every lease back and leave the worker table (a clean shutdown)."""
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE camera_leases SET worker_id = NULL, expires_at = now() "
+                              "WHERE worker_id = :me"), {"me": self.worker_id})
+            conn.execute(text("DELETE FROM scale_workers WHERE worker_id = :me"),
+                         {"me": self.worker_id})
+        self.held = set()
+
+
+def lease_table(engine: Engine) -> list[dict[str, Any]]:
+    """Every camera's lease, for operators and tests."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT camera_id, worker_id, expires_at, epoch, analysed, last_analysed_at, "
+            "expires_at > now() AS live FROM camera_leases ORDER BY camera_id")).mappings()
+        return [dict(r) for r in rows]
+
+
+def prune_workers(engine: Engine, older_than_s: float = 3600) -> int:
+    """Forget workers that have not beaten for ``older_than_s`` (central, now and then)."""
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "DELETE FROM scale_workers WHERE expires_at < now() - CAST(:age AS interval)"),
+            {"age": f"{older_than_s} seconds"}).rowcount
