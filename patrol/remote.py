@@ -317,6 +317,10 @@ class EventIngest:
                 log.warning("event store unavailable, message held: %s", exc.orig)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10)
+            except Exception:  # a bug must not stop the ingest thread: drop, log loudly
+                self.rejected += 1
+                log.exception("event message could not be processed: %.300r", msg.payload)
+                break
         else:
             return  # stopping: no PUBACK, the broker delivers it again
         client.ack(msg.mid, msg.qos)
@@ -348,8 +352,9 @@ class EventIngest:
             first = s.execute(self._insert(IngestedMessageRow).values(
                 message_id=str(msg["msg_id"])[:64], event_id=values["id"], type=kind,
                 worker_id=msg.get("worker"), received_at=datetime.now(UTC),
-            ).on_conflict_do_nothing(index_elements=["message_id"])).rowcount
-            if not first:
+            ).on_conflict_do_nothing(index_elements=["message_id"])
+                .returning(IngestedMessageRow.message_id)).first()
+            if first is None:
                 self.duplicates += 1
                 return "duplicate"
             row = s.get(EventRow, values["id"], with_for_update=True)
