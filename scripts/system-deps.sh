@@ -6,6 +6,12 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 command -v ffprobe >/dev/null 2>&1 || need="$need ffmpeg"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+# The scale-out tests: a broker and a PostgreSQL server they start themselves, and
+# docker-compose to validate the compose files (it parses them without a Docker daemon).
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || need="$need postgresql"
+command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 # A Chinese font, so that the console's screenshots show text instead of boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"
 # The real RTSP server of the camera-adapter tests: GStreamer's, run by the system Python.
