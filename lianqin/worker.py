@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -88,8 +89,8 @@ class WorkerProcess:
         self._counted: dict[str, int] = {}
         self._events_counted: dict[str, int] = {}
         self._stop = threading.Event()
+        self._changed = threading.Event()  # the heartbeat tells the camera loop to look
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> int:
@@ -138,13 +139,17 @@ class WorkerProcess:
         self.leases = LeaseManager(
             self.engine, self.worker_id, cameras, ttl_s=self.settings.lease_ttl_s,
             endpoint=f"http://{self.settings.metrics_host}:{self.health.port}/metrics",
-            on_release=self._stop_cameras, progress=self._progress_now)
+            progress=self._progress_now)
         return True
 
     def _run(self) -> None:
+        """The heartbeat: lease bookkeeping only (a few statements), never camera work,
+        so that starting or stopping many cameras cannot make this worker look dead."""
         if not self._connect():
             return
         assert self.leases is not None
+        reconcile = threading.Thread(target=self._reconcile_loop, name="cameras", daemon=True)
+        reconcile.start()
         period = self.settings.heartbeat_s
         while not self._stop.is_set():
             started = time.monotonic()
@@ -152,48 +157,67 @@ class WorkerProcess:
                 step = self.leases.step()
                 self._last_ok = time.monotonic()
                 self.last_step = step
-                self._apply(step)
+                self.metrics.claims.inc(len(step.claimed))
+                self.metrics.releases.inc(len(step.released))
+                self.metrics.live.set(step.live_workers)
+                self.metrics.share.set(step.share)
             except DBAPIError as exc:
                 log.warning("lease heartbeat failed: %s", exc.orig)
                 self._fence()
             except Exception:
                 log.exception("lease heartbeat failed")
                 self._fence()
+            self._changed.set()
             self._stop.wait(max(period - (time.monotonic() - started), 0.05))
+        self._changed.set()
+        reconcile.join(60)
 
     def _fence(self) -> None:
         """Leases not renewed for nearly their lifetime may be someone else's by now:
         stop those cameras before another worker starts them."""
-        margin = self.settings.heartbeat_s
-        if self.service.workers and time.monotonic() - self._last_ok > (
-                self.settings.lease_ttl_s - margin):
-            log.error("leases could not be renewed for %.0f s: stopping all cameras",
-                      time.monotonic() - self._last_ok)
-            self._stop_cameras(set(self.service.workers))
-            if self.leases is not None:
-                self.leases.held = set()
+        assert self.leases is not None
+        stale = time.monotonic() - self._last_ok
+        if self.leases.held and stale > self.settings.lease_ttl_s - self.settings.heartbeat_s:
+            log.error("leases could not be renewed for %.0f s: stopping all cameras", stale)
+            self.leases.forget()
 
-    def _apply(self, step: LeaseStep) -> None:
-        with self._lock:
-            running = set(self.service.workers)
-            for camera_id in sorted(step.held - running):
-                self.service.add_worker(self.config.camera(camera_id))
-            gone = running - step.held
-        self._stop_cameras(gone)
-        self.metrics.claims.inc(len(step.claimed))
-        self.metrics.releases.inc(len(step.released))
-        self.metrics.live.set(step.live_workers)
-        self.metrics.share.set(step.share)
+    def _reconcile_loop(self) -> None:
+        """Start and stop cameras to match the leases; give back released leases once
+        their cameras have stopped."""
+        assert self.leases is not None
+        while not self._stop.is_set():
+            self._changed.wait(self.settings.heartbeat_s)
+            self._changed.clear()
+            if self._stop.is_set():
+                return
+            try:
+                wanted = self.leases.wanted
+                running = set(self.service.workers)
+                gone = running - wanted
+                self._stop_cameras(gone)
+                releasing = self.leases.releasing - set(self.service.workers)
+                if releasing:
+                    self.leases.release(releasing)
+                for camera_id in sorted(wanted - running):
+                    if self._stop.is_set() or camera_id not in self.leases.wanted:
+                        break
+                    self.service.add_worker(self.config.camera(camera_id))
+            except Exception:
+                log.exception("starting or stopping cameras failed")
 
     def _stop_cameras(self, camera_ids: set[str]) -> None:
-        with self._lock:
-            for camera_id in sorted(camera_ids):
-                worker = self.service.workers.get(camera_id)
-                if worker is not None:
-                    self._count_frames(camera_id, worker.status.analysed)
-                self.service.remove_camera(camera_id)
-                self._counted.pop(camera_id, None)
-                self._progress.pop(camera_id, None)
+        """Stop cameras in parallel (each waits up to seconds for its threads)."""
+        if not camera_ids:
+            return
+        for camera_id in camera_ids:
+            worker = self.service.workers.get(camera_id)
+            if worker is not None:
+                self._count_frames(camera_id, worker.status.analysed)
+        with ThreadPoolExecutor(max_workers=min(len(camera_ids), 32)) as pool:
+            list(pool.map(self.service.remove_camera, sorted(camera_ids)))
+        for camera_id in camera_ids:
+            self._counted.pop(camera_id, None)
+            self._progress.pop(camera_id, None)
 
     # -- figures ----------------------------------------------------------------------
     def _count_frames(self, camera_id: str, analysed: int) -> None:

@@ -4,9 +4,10 @@ Every worker runs :meth:`LeaseManager.step` each ``heartbeat_s``:
 
 1. it renews its row in ``scale_workers`` (live while ``expires_at`` is in the future);
 2. it counts the live workers and takes its fair share, ``ceil(cameras / live workers)``;
-3. it renews the leases it holds, releases those above its share (a worker joined:
-   the load spreads) and claims free or expired ones below it (a worker died: its
-   cameras are taken over once their leases expire, ``lease_ttl_s``).
+3. it renews the leases it holds, gives back those above its share once their cameras
+   have stopped (a worker joined: the load spreads) and claims free or expired ones below
+   it (a worker died: its cameras are taken over once their leases expire,
+   ``lease_ttl_s``).
 
 Claims use ``FOR UPDATE SKIP LOCKED``, so workers never wait on one another and no camera
 is claimed twice; every claim bumps the lease's ``epoch`` (a fencing token). Times are the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,7 +68,7 @@ class CameraLeaseRow(Base):
 class LeaseStep:
     """What one heartbeat decided."""
 
-    held: frozenset[str]
+    held: frozenset[str]  # the cameras to run (held and not being released)
     claimed: frozenset[str]
     released: frozenset[str]
     lost: frozenset[str]
@@ -82,15 +84,16 @@ def fair_share(cameras: int, live_workers: int) -> int:
 class LeaseManager:
     """The leases of one worker. One verb: ``step()`` (call it every ``heartbeat_s``).
 
-    ``on_release(cameras)`` is called before leases are given up, so the worker stops
-    those cameras before another worker can claim them. ``progress()`` returns, per held
-    camera, ``(frames analysed, UNIX time of the last analysis)`` to record with the
-    renewal (what operators and the tests read to see that a camera is patrolled).
+    ``step`` never waits for cameras: leases above the fair share are only *marked* for
+    release (``releasing``; still renewed meanwhile); the worker stops those cameras and
+    then calls ``release(cameras)``, so no camera is ever patrolled by two workers.
+    ``progress()`` returns, per held camera, ``(frames analysed, UNIX time of the last
+    analysis)`` to record with the renewal (what operators and the tests read to see that
+    a camera is patrolled).
     """
 
     def __init__(self, engine: Engine, worker_id: str, camera_ids: Iterable[str], *,
                  ttl_s: float = 10.0, endpoint: str | None = None,
-                 on_release: Callable[[set[str]], None] | None = None,
                  progress: Callable[[], dict[str, tuple[int, float | None]]] | None = None
                  ) -> None:
         if engine.dialect.name != "postgresql":
@@ -101,10 +104,17 @@ class LeaseManager:
         self.camera_ids = sorted(set(camera_ids))
         self.ttl_s = ttl_s
         self.endpoint = endpoint
-        self.on_release = on_release or (lambda _cams: None)
         self.progress = progress or dict
         self.held: set[str] = set()
+        self.releasing: set[str] = set()
+        self._lock = threading.Lock()
         self._seeded = False
+
+    @property
+    def wanted(self) -> set[str]:
+        """The cameras this worker should run now."""
+        with self._lock:
+            return self.held - self.releasing
 
     def _seed(self, conn: Any) -> None:
         """Lease rows for every configured camera (free until claimed)."""
@@ -123,7 +133,7 @@ class LeaseManager:
                 "cameras, endpoint) VALUES (:me, now(), now(), now() + CAST(:ttl AS interval), "
                 ":n, :endpoint) ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), "
                 "expires_at = excluded.expires_at, cameras = excluded.cameras, "
-                "endpoint = excluded.endpoint"), {**ttl, "n": len(self.held),
+                "endpoint = excluded.endpoint"), {**ttl, "n": len(self.wanted),
                                                   "endpoint": self.endpoint})
             live = conn.execute(text(
                 "SELECT count(*) FROM scale_workers WHERE expires_at > now()")).scalar_one()
@@ -132,22 +142,19 @@ class LeaseManager:
                 "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[])) "
                 "RETURNING camera_id"), {**ttl, "ids": self.camera_ids}).scalars())
             self._record_progress(conn, held)
-        lost = self.held - held
+        with self._lock:
+            lost = self.held - held
+            self.releasing &= held
         if lost:
             log.warning("leases lost to other workers: %s", ", ".join(sorted(lost)))
         share = fair_share(len(self.camera_ids), live)
+        keep = held - self.releasing
         released: set[str] = set()
-        if len(held) > share:
-            released = set(sorted(held)[share:])
-            self.on_release(released)
-            with self.engine.begin() as conn:
-                conn.execute(text(
-                    "UPDATE camera_leases SET worker_id = NULL, expires_at = now() "
-                    "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[]))"),
-                    {"me": self.worker_id, "ids": sorted(released)})
-            held -= released
+        if len(keep) > share:
+            released = set(sorted(keep)[share:])
+            keep -= released
         claimed: set[str] = set()
-        if len(held) < share:
+        if len(keep) < share and not self.releasing:
             with self.engine.begin() as conn:
                 claimed = set(conn.execute(text(
                     "UPDATE camera_leases SET worker_id = :me, acquired_at = now(), "
@@ -157,14 +164,29 @@ class LeaseManager:
                     "  AND camera_id = ANY(CAST(:ids AS text[])) "
                     "  ORDER BY worker_id IS NOT NULL, camera_id LIMIT :n "
                     "  FOR UPDATE SKIP LOCKED) RETURNING camera_id"),
-                    {**ttl, "ids": self.camera_ids, "n": share - len(held)}).scalars())
-            held |= claimed
-        self.held = held
+                    {**ttl, "ids": self.camera_ids, "n": share - len(keep)}).scalars())
+        with self._lock:
+            self.held = held | claimed
+            self.releasing |= released
         if claimed or released:
-            log.info("worker %s: %d live workers, share %d: claimed %d, released %d, holds %d",
-                     self.worker_id, live, share, len(claimed), len(released), len(held))
-        return LeaseStep(frozenset(held), frozenset(claimed), frozenset(released),
+            log.info("worker %s: %d live workers, share %d: claimed %d, releasing %d, runs %d",
+                     self.worker_id, live, share, len(claimed), len(released),
+                     len(self.wanted))
+        return LeaseStep(frozenset(self.wanted), frozenset(claimed), frozenset(released),
                          frozenset(lost), live, share)
+
+    def release(self, camera_ids: set[str]) -> None:
+        """Give leases back (after their cameras have stopped)."""
+        if not camera_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text(
+                "UPDATE camera_leases SET worker_id = NULL, expires_at = now() "
+                "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[]))"),
+                {"me": self.worker_id, "ids": sorted(camera_ids)})
+        with self._lock:
+            self.held -= camera_ids
+            self.releasing -= camera_ids
 
     def _record_progress(self, conn: Any, held: set[str]) -> None:
         rows = [{"cam": cam, "n": n, "ts": ts} for cam, (n, ts) in self.progress().items()
@@ -176,6 +198,11 @@ class LeaseManager:
             "WHERE camera_id = :cam AND worker_id = :me")
             .bindparams(bindparam("me", self.worker_id)), rows)
 
+    def forget(self) -> None:
+        """Hold nothing (the renewals failed too long: the leases may be others' now)."""
+        with self._lock:
+            self.held, self.releasing = set(), set()
+
     def release_all(self) -> None:
         """Give every lease back and leave the worker table (a clean shutdown)."""
         with self.engine.begin() as conn:
@@ -183,7 +210,8 @@ class LeaseManager:
                               "WHERE worker_id = :me"), {"me": self.worker_id})
             conn.execute(text("DELETE FROM scale_workers WHERE worker_id = :me"),
                          {"me": self.worker_id})
-        self.held = set()
+        with self._lock:
+            self.held, self.releasing = set(), set()
 
 
 def lease_table(engine: Engine) -> list[dict[str, Any]]:

@@ -96,6 +96,9 @@ def s3_endpoint() -> Iterator[str]:
     except ImportError:
         require(False, "moto[server] is not installed")
         raise
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request else
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

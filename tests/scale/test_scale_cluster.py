@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
@@ -164,6 +165,19 @@ def test_workers_share_take_over_and_rebalance(tmp_path: Path, pg_url: str,  # n
                   and all(r["analysed"] > 0 for r in rows))
             return rows if ok else None
         _poll("30 cameras shared 10/10/10 and patrolled", shared_and_patrolled, 120)
+        for wid in ("w1", "w3"):  # each worker's own health and Prometheus figures
+            port = procs[wid].metrics_port  # type: ignore[attr-defined]
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+            assert health.status_code == 200, health.text
+            assert len(health.json()["cameras"]) == 10 and health.json()["mqtt"]
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            assert f'lianqin_worker_cameras_held{{worker="{wid}"}} 10.0' in metrics
+            for name in ("frames_analysed_total", "queue_depth", "detector_ms",
+                         "outbox_depth", "mqtt_connected"):
+                assert f"lianqin_worker_{name}" in metrics, name
+            frames = re.search(r'^lianqin_worker_frames_analysed_total\{worker="\w+"\} (\S+)',
+                               metrics, re.M)
+            assert frames and float(frames.group(1)) >= 10
 
         # SIGKILL one worker: its cameras are taken over and patrolled again
         victim = {r["camera_id"] for r in _leases(engine) if r["worker_id"] == "w2"}
@@ -253,8 +267,6 @@ def test_workers_share_take_over_and_rebalance(tmp_path: Path, pg_url: str,  # n
 
 
 def _central_duplicates(central: Proc) -> int:
-    import httpx
-
     port = int(central.wait_for(r"/healthz and /metrics on port (\d+)").group(1))
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     found = re.search(r"^lianqin_central_messages_duplicate (\S+)$", body, re.M)
