@@ -146,7 +146,9 @@ class LeaseManager:
             lost = self.held - held
             self.releasing &= held
         if lost:
-            log.warning("leases lost to other workers: %s", ", ".join(sorted(lost)))
+            names = sorted(lost)
+            log.warning("%d leases lost to other workers (not renewed in time): %s%s",
+                        len(names), ", ".join(names[:10]), " ..." if len(names) > 10 else "")
         share = fair_share(len(self.camera_ids), live)
         keep = held - self.releasing
         released: set[str] = set()
