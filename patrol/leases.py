@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Integer, String, bindparam, text
+from sqlalchemy import DateTime, Engine, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patrol.tables import Base
@@ -137,11 +137,19 @@ class LeaseManager:
                                                   "endpoint": self.endpoint})
             live = conn.execute(text(
                 "SELECT count(*) FROM scale_workers WHERE expires_at > now()")).scalar_one()
+            # renewal and progress in one statement: each held row is written once
+            cams, counts, stamps = self._progress_arrays()
             held = set(conn.execute(text(
-                "UPDATE camera_leases SET expires_at = now() + CAST(:ttl AS interval) "
-                "WHERE worker_id = :me AND camera_id = ANY(CAST(:ids AS text[])) "
-                "RETURNING camera_id"), {**ttl, "ids": self.camera_ids}).scalars())
-            self._record_progress(conn, held)
+                "UPDATE camera_leases AS l SET expires_at = now() + CAST(:ttl AS interval), "
+                "analysed = COALESCE(p.n, l.analysed), "
+                "last_analysed_at = COALESCE(to_timestamp(p.ts), l.last_analysed_at) "
+                "FROM camera_leases AS h LEFT JOIN unnest(CAST(:cams AS text[]), "
+                "CAST(:counts AS integer[]), CAST(:stamps AS double precision[])) "
+                "AS p(cam, n, ts) ON p.cam = h.camera_id "
+                "WHERE l.camera_id = h.camera_id AND l.worker_id = :me "
+                "AND l.camera_id = ANY(CAST(:ids AS text[])) RETURNING l.camera_id"),
+                {**ttl, "ids": self.camera_ids, "cams": cams, "counts": counts,
+                 "stamps": stamps}).scalars())
         with self._lock:
             lost = self.held - held
             self.releasing &= held
@@ -190,15 +198,10 @@ class LeaseManager:
             self.held -= camera_ids
             self.releasing -= camera_ids
 
-    def _record_progress(self, conn: Any, held: set[str]) -> None:
-        rows = [{"cam": cam, "n": n, "ts": ts} for cam, (n, ts) in self.progress().items()
-                if cam in held and ts is not None]
-        if not rows:
-            return
-        conn.execute(text(
-            "UPDATE camera_leases SET analysed = :n, last_analysed_at = to_timestamp(:ts) "
-            "WHERE camera_id = :cam AND worker_id = :me")
-            .bindparams(bindparam("me", self.worker_id)), rows)
+    def _progress_arrays(self) -> tuple[list[str], list[int], list[float]]:
+        rows = [(cam, n, ts) for cam, (n, ts) in sorted(self.progress().items())
+                if ts is not None]
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
     def forget(self) -> None:
         """Hold nothing (the renewals failed too long: the leases may be others' now)."""
