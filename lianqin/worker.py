@@ -78,6 +78,10 @@ class WorkerProcess:
         self.publisher = EventPublisher(settings, self.worker_id)
         evidence = build_evidence_store(settings, config.storage.evidence_dir,
                                         config.evidence.jpeg_quality)
+        if not settings.s3_bucket:
+            log.warning("LIANQIN_S3_BUCKET is not set: evidence stays in %s on this machine, "
+                        "where the central service can serve it only if it shares the folder",
+                        config.storage.evidence_dir)
         self.service = RemotePatrolService(config, self.publisher, evidence, sources)
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
                                    self.metrics.registry, self._health, self._refresh)

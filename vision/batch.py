@@ -47,14 +47,6 @@ def _torch() -> Any:
     return torch
 
 
-def _nms() -> Any:
-    try:  # ultralytics >= 8.3.150 moved it
-        from ultralytics.utils.nms import non_max_suppression
-    except ImportError:  # pragma: no cover - older ultralytics
-        from ultralytics.utils.ops import non_max_suppression
-    return non_max_suppression
-
-
 # Candidates kept per frame (best scores) before NMS: bounds its cost when a frame (or a
 # network with random weights) puts thousands of anchors over the threshold.
 MAX_CANDIDATES = 1000
@@ -363,3 +355,24 @@ class BatchQueue:
             self.last_batch = len(batch)
             for p, result in zip(batch, results, strict=True):
                 p.future.set_result(result)
+
+
+_SHARED: dict[tuple[str, str], BatchQueue] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_queue(model: str, *, imgsz: int = 640, device: str | None = None,
+                 max_batch: int = 64, max_wait_s: float = 0.02, **kwargs: Any) -> BatchQueue:
+    """One :class:`BatchQueue` per model file and device in this process, so every
+    camera's detector that names the same model shares the GPU calls. A detector calls
+    ``shared_queue(path).submit(frame.image).result()`` instead of ``model.predict``."""
+    key = (str(model), pick_device(device))
+    with _SHARED_LOCK:
+        queue = _SHARED.get(key)
+        if queue is None:
+            build = BatchDetector.from_yaml if str(model).endswith(".yaml") else \
+                BatchDetector.from_file
+            queue = BatchQueue(build(str(model), imgsz=imgsz, device=key[1], **kwargs),
+                               max_batch=max_batch, max_wait_s=max_wait_s)
+            _SHARED[key] = queue
+        return queue

@@ -18,6 +18,7 @@ from vision.batch import (  # noqa: E402
     batched_nms,
     canvas_size,
     letterbox_batch,
+    shared_queue,
 )
 
 
@@ -96,3 +97,10 @@ def test_queue_batches_frames_from_many_cameras() -> None:
     assert sum(det.calls) == 24 and len(det.calls) < 24 and max(det.calls) > 1
     with pytest.raises(RuntimeError, match="closed"):
         queue.submit(frames[0])
+
+
+def test_shared_queue_is_one_per_model_and_device() -> None:
+    a = shared_queue("yolo11n.yaml", imgsz=64, device="cpu")
+    assert shared_queue("yolo11n.yaml", imgsz=64, device="cpu") is a
+    boxes = a.submit(np.zeros((90, 160, 3), np.uint8)).result(120)
+    assert boxes.xyxy.shape[1] == 4
