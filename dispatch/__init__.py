@@ -9,21 +9,34 @@ from dispatch.app import create_app
 from dispatch.config import DispatchConfig, RouteConfig, UnitConfig
 from dispatch.service import DispatchService
 from dispatch.store import downgrade, open_engine, upgrade
-from dispatch.types import Action, EvidenceKind, EvidencePhase, OrderStatus, Source
+from dispatch.supervisor import Supervisor, start_supervisor
+from dispatch.types import (
+    Action,
+    DutyStatus,
+    EvidenceKind,
+    EvidencePhase,
+    OrderStatus,
+    Scope,
+    Source,
+)
 
 __all__ = [
     "Action",
     "DispatchConfig",
     "DispatchService",
+    "DutyStatus",
     "EvidenceKind",
     "EvidencePhase",
     "OrderStatus",
     "RouteConfig",
+    "Scope",
     "Source",
+    "Supervisor",
     "UnitConfig",
     "create_app",
     "create_router",
     "downgrade",
     "open_engine",
+    "start_supervisor",
     "upgrade",
 ]

@@ -9,25 +9,50 @@ allowed actions).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.routing import APIRoute
 
 from dispatch.errors import DispatchError
 from dispatch.schemas import (
+    ActionCreate,
+    Assessment,
     FeedbackCreate,
+    FollowUpComplete,
+    GroupBy,
     IdempotencyKey,
     JudgementCreate,
+    MemberCreate,
+    MemberList,
+    MemberPublic,
+    MemberQuery,
+    MemberUpdate,
     OrderCreate,
     OrderDetail,
     OrderList,
     OrderPublic,
     OrderQuery,
     Problem,
+    ReinforceCreate,
     Stats,
     StatsQuery,
+    TeamCreate,
+    TeamList,
+    TeamPublic,
     UnitList,
+    UnitsChange,
     VerificationCreate,
 )
 from dispatch.service import DispatchService
@@ -50,6 +75,29 @@ CHANGES = {
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL; larger numbers cannot name an order.
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CSV = {200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8, header row first"}}
+
+
+def stats_query(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="= since")] = None,
+    to: Annotated[datetime | None, Query(description="= until")] = None,
+    group_by: GroupBy | None = None,
+) -> StatsQuery:
+    """Orders created in ``[from, until)`` (``since``/``until`` are the same bounds)."""
+    return StatsQuery(since=from_ or since, until=to or until, group_by=group_by)
+
+
+StatsParams = Annotated[StatsQuery, Depends(stats_query)]
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(
+        text.encode("utf-8-sig"),  # with a BOM, so spreadsheet programs read the Chinese right
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 class _DispatchRoute(APIRoute):
@@ -120,9 +168,78 @@ def create_router(service: DispatchService) -> APIRouter:
     ) -> OrderPublic:
         return service.record_review(order_id=order_id, data=body, idempotency_key=key)
 
+    @router.post("/orders/{order_id}/follow-up", responses=CHANGES)
+    def complete_follow_up(order_id: OrderId, body: FollowUpComplete) -> OrderPublic:
+        """An unclear report followed up: accept and dispatch it, or copy it elsewhere."""
+        return service.complete_follow_up(order_id=order_id, data=body)
+
+    @router.post("/orders/{order_id}/escalate", responses=CHANGES)
+    def escalate(order_id: OrderId, body: ActionCreate) -> OrderPublic:
+        """Level 1 cannot handle it: level 2, the county centre (409 if already there)."""
+        return service.escalate(order_id=order_id, data=body)
+
+    @router.post("/orders/{order_id}/handover", responses=CHANGES)
+    def hand_over(order_id: OrderId, body: UnitsChange) -> OrderPublic:
+        """To the kind's departments (no units given) or to the units named."""
+        return service.hand_over(order_id=order_id, data=body)
+
+    @router.post("/orders/{order_id}/reinforce", responses=CHANGES)
+    def reinforce(order_id: OrderId, body: ReinforceCreate) -> OrderPublic:
+        """Units join; patrol members come from neighbouring grids (409 if none at all)."""
+        return service.reinforce(order_id=order_id, data=body)
+
+    @router.post("/orders/{order_id}/supervise", responses=CHANGES)
+    def supervise(order_id: OrderId, body: UnitsChange) -> OrderPublic:
+        """督办: instruct; units named join for joint disposal, under ``lead_unit``."""
+        return service.supervise(order_id=order_id, data=body)
+
+    @router.post("/orders/{order_id}/remind", responses=CHANGES)
+    def remind(order_id: OrderId, body: ActionCreate) -> OrderPublic:
+        """催办: a reminder, recorded and counted."""
+        return service.remind(order_id=order_id, data=body)
+
     @router.get("/stats")
-    def get_stats(query: Annotated[StatsQuery, Query()]) -> Stats:
+    def get_stats(query: StatsParams) -> Stats:
         return service.stats(query=query)
+
+    @router.get("/stats.csv", response_class=Response, responses=CSV)
+    def get_stats_csv(query: StatsParams) -> Response:
+        return _csv(service.stats_csv(query=query), "dispatch-stats")
+
+    @router.get("/assessment")
+    def get_assessment(query: StatsParams) -> Assessment:
+        return service.assessment(query=query)
+
+    @router.get("/assessment.csv", response_class=Response, responses=CSV)
+    def get_assessment_csv(query: StatsParams) -> Response:
+        return _csv(service.assessment_csv(query=query), "dispatch-assessment")
+
+    @router.post("/teams", status_code=status.HTTP_201_CREATED,
+                 responses={409: {"model": Problem}})
+    def create_team(body: TeamCreate) -> TeamPublic:
+        return service.create_team(data=body)
+
+    @router.get("/teams")
+    def list_teams() -> TeamList:
+        return service.list_teams()
+
+    @router.post("/teams/{team_id}/members", status_code=status.HTTP_201_CREATED,
+                 responses={404: {"model": Problem}})
+    def add_member(team_id: OrderId, body: MemberCreate) -> MemberPublic:
+        return service.add_member(team_id=team_id, data=body)
+
+    @router.get("/members")
+    def list_members(query: Annotated[MemberQuery, Query()]) -> MemberList:
+        return service.list_members(query=query)
+
+    @router.get("/members/{member_id}", responses={404: {"model": Problem}})
+    def get_member(member_id: OrderId) -> MemberPublic:
+        return service.get_member(member_id=member_id)
+
+    @router.patch("/members/{member_id}", responses={404: {"model": Problem}})
+    def update_member(member_id: OrderId, body: MemberUpdate) -> MemberPublic:
+        """Duty status (on_duty, off) and last known position."""
+        return service.update_member(member_id=member_id, data=body)
 
     @router.get("/units")
     def list_units() -> UnitList:

@@ -56,6 +56,13 @@ class RouteConfig(_Strict):
         description="Disposal time limit at level 2 (county centre), in minutes. "
         "Unset: the same as `deadline_minutes`.",
     )
+    level2_min_count: int | None = Field(
+        default=None,
+        gt=0,
+        le=10**6,
+        description="An order whose `count` (e.g. people in a crowd) reaches this goes to "
+        "level 2, the county centre, as a major incident (6.2.1.2.3 a). Unset: no such rule.",
+    )
 
     @model_validator(mode="after")
     def _lead_is_a_unit(self) -> RouteConfig:
@@ -96,9 +103,90 @@ DEFAULT_ROUTES: dict[str, RouteConfig] = {
     "smoke": RouteConfig(units=["environment", "agriculture"], deadline_minutes=2 * 60),
     "dust": RouteConfig(units=["construction", "environment"], deadline_minutes=24 * 60),
     "stall": RouteConfig(units=["city_management", "market_supervision"], deadline_minutes=4 * 60),
-    "crowd": RouteConfig(units=["public_security"], deadline_minutes=60),
+    # 50 people and more is a major gathering for a county: the county centre coordinates.
+    "crowd": RouteConfig(units=["public_security"], deadline_minutes=60, level2_min_count=50),
     "other": RouteConfig(units=["township_centre"], deadline_minutes=24 * 60),
 }
+
+
+class PatrolTeamsConfig(_Strict):
+    """Patrol teams (联勤队伍, 4.4): who takes a level-1 order first, who reinforces."""
+
+    first_responder: bool = Field(
+        default=True,
+        description="A level-1 order with a grid goes first to an on-duty patrol member of "
+        "that grid, if there is one (6.2.1.2.2 a); departments get it on hand-over.",
+    )
+    first_responder_kinds: list[Identifier] | None = Field(
+        default=None,
+        description="Kinds a patrol member takes first; unset: every kind.",
+    )
+    unit: Identifier = Field(
+        default="township_centre",
+        description="The unit an order assigned to a patrol member is recorded under (the "
+        "township sub-centre's joint-enforcement team); one of `units`.",
+    )
+    neighbours: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Neighbouring grids by grid, for reinforcement (6.2.3.2). A grid not "
+        "listed takes the nearest on-duty members of the township's other grids.",
+    )
+    reinforcement_members: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Patrol members sent when a reinforcement request names no number.",
+    )
+
+
+class SupervisionConfig(_Strict):
+    """Supervision of orders past their time limit (督办, 6.2.4)."""
+
+    interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often the background supervisor looks for overdue orders, seconds.",
+    )
+    escalate_overdue: bool = Field(
+        default=True,
+        description="An overdue level-1 order goes to level 2: the county centre supervises.",
+    )
+    reminder_minutes: int = Field(
+        default=60,
+        gt=0,
+        le=60 * 24 * 7,
+        description="While an order stays overdue, the supervisor records a reminder (催办) "
+        "this often, in minutes.",
+    )
+
+
+class AssessmentConfig(_Strict):
+    """Weights of the assessment score (standard 8.3-8.4); each rate counts 0-100 points.
+
+    Score = 100 × Σ weight × rate / Σ weights of the rates that exist (a unit without
+    closed orders has no on-time rate, say). Redo and not-disposed rates count inverted.
+    """
+
+    on_time: float = Field(
+        default=0.3, ge=0, le=100, description="Weight of the on-time disposal rate."
+    )
+    closure: float = Field(default=0.25, ge=0, le=100, description="Weight of the closure rate.")
+    verification: float = Field(
+        default=0.15, ge=0, le=100, description="Weight of the footage verification pass rate."
+    )
+    no_redo: float = Field(
+        default=0.15, ge=0, le=100, description="Weight of 1 - redo rate."
+    )
+    disposed: float = Field(
+        default=0.15, ge=0, le=100, description="Weight of 1 - not-disposed rate."
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> AssessmentConfig:
+        if not any(self.model_dump().values()):
+            raise ValueError("all weights are 0: give at least one a positive weight")
+        return self
 
 
 class DispatchConfig(_Strict):
@@ -147,16 +235,45 @@ class DispatchConfig(_Strict):
         description="Severities that raise an order to level 2 (county centre) when the "
         "order names no level: major incidents, standard 6.2.1.2.3 a.",
     )
+    out_of_scope: dict[Identifier, str] = Field(
+        default_factory=dict,
+        description="Kinds that are not joint-enforcement work, with the competent "
+        "department each is copied to (6.2.1.1), e.g. {tax_dispute: 税务局}.",
+    )
+    first_response_units: list[Identifier] = Field(
+        default_factory=lambda: ["township_centre"],
+        min_length=1,
+        description="Units that give first response to an urgent out-of-scope order while "
+        "its competent department is instructed to come (6.2.1.1).",
+    )
+    follow_up_minutes: int = Field(
+        default=24 * 60,
+        gt=0,
+        le=60 * 24 * 30,
+        description="Time limit for following up an unclear report, in minutes.",
+    )
+    patrol: PatrolTeamsConfig = Field(
+        default_factory=PatrolTeamsConfig,
+        description="Patrol teams: first response, reinforcement.",
+    )
+    supervision: SupervisionConfig = Field(
+        default_factory=SupervisionConfig, description="Overdue orders: flags, escalation."
+    )
+    assessment: AssessmentConfig = Field(
+        default_factory=AssessmentConfig, description="Weights of the assessment score."
+    )
 
     @model_validator(mode="after")
     def _routes_name_known_units(self) -> DispatchConfig:
-        named = [(f"routes.{kind}", route) for kind, route in self.routes.items()]
-        named.append(("fallback_route", self.fallback_route))
-        for path, route in named:
-            for unit_id in route.units:
+        named = [(f"routes.{kind}.units", route.units) for kind, route in self.routes.items()]
+        named.append(("fallback_route.units", self.fallback_route.units))
+        named.append(("first_response_units", self.first_response_units))
+        named.append(("patrol.unit", [self.patrol.unit]))
+        for path, units in named:
+            for unit_id in units:
                 if unit_id not in self.units:
                     raise ValueError(
-                        f"{path}.units: unknown unit {unit_id!r}; add it under `units` "
+                        f"{path}: unknown unit {unit_id!r}; add it under `units` "
                         f"or use one of {sorted(self.units)}"
                     )
         return self

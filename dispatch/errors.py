@@ -42,3 +42,16 @@ class InvalidInput(DispatchError, ValueError):
     """A well-formed body that does not fit the order, e.g. feedback from an unassigned unit."""
 
     status_code = 422
+
+
+class Conflict(DispatchError):
+    """A request the order's state rules out other than by status, e.g. escalating an order
+    already at level 2, or a footage verdict on an order without a camera."""
+
+    status_code = 409
+
+
+class NotFound(DispatchError, LookupError):
+    """An unknown patrol team or member."""
+
+    status_code = 404

@@ -21,10 +21,19 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from dispatch.types import EvidenceKind, EvidencePhase, OrderStatus, Source
+from dispatch.types import (
+    DutyStatus,
+    EvidenceKind,
+    EvidencePhase,
+    MemberRole,
+    OrderStatus,
+    Scope,
+    Source,
+)
 
 # Named constraints, so migrations can drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -75,6 +84,9 @@ class Base(DeclarativeBase):
         Source: _str_enum(Source),
         EvidenceKind: _str_enum(EvidenceKind),
         EvidencePhase: _str_enum(EvidencePhase),
+        Scope: _str_enum(Scope),
+        DutyStatus: _str_enum(DutyStatus),
+        MemberRole: _str_enum(MemberRole),
     }
 
 
@@ -102,14 +114,26 @@ class Order(Base):
     severity: Mapped[str | None] = mapped_column(String(32))
     level: Mapped[int]
     centre: Mapped[str] = mapped_column(String(128))
-    lead_unit: Mapped[str] = mapped_column(String(64))
-    deadline: Mapped[datetime]
+    lead_unit: Mapped[str | None] = mapped_column(String(64))  # None: no unit (copied)
+    deadline: Mapped[datetime] = mapped_column(index=True)  # the supervisor's sweep
     status: Mapped[OrderStatus]
     redo_count: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(index=True)
     finished_at: Mapped[datetime | None]
+    # Added in 0002: acceptance, level rules, supervision.
+    count: Mapped[int | None]  # e.g. people in a crowd; drives level-2 rules
+    cross_area: Mapped[bool] = mapped_column(default=False, server_default=false())
+    campaign: Mapped[str | None] = mapped_column(String(16))  # township / county, or None
+    scope: Mapped[Scope] = mapped_column(default=Scope.IN_SCOPE, server_default="in_scope")
+    competent_department: Mapped[str | None] = mapped_column(String(128))
+    urgent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    supervised: Mapped[bool] = mapped_column(default=False, server_default=false())
+    overdue_at: Mapped[datetime | None]  # when the supervisor first found it overdue
+    escalated_at: Mapped[datetime | None]
+    reminder_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_reminded_at: Mapped[datetime | None]
 
     assignments: Mapped[list[Assignment]] = relationship(
         order_by="Assignment.position", cascade="all, delete-orphan", lazy="selectin"
@@ -122,6 +146,10 @@ class Order(Base):
     )
     feedback: Mapped[list[Feedback]] = relationship(
         order_by="Feedback.id", cascade="all, delete-orphan"
+    )
+
+    patrol: Mapped[list[OrderMember]] = relationship(
+        order_by="OrderMember.at", cascade="all, delete-orphan", lazy="selectin"
     )
 
     @property
@@ -192,3 +220,61 @@ class Evidence(Base):
     kind: Mapped[EvidenceKind]
     phase: Mapped[EvidencePhase]
     at: Mapped[datetime]
+
+
+class PatrolTeam(Base):
+    """A joint-enforcement patrol team (联勤队伍, standard 4.4) covering a township's grid."""
+
+    __tablename__ = "dispatch_patrol_teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    township: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    members: Mapped[list[PatrolMember]] = relationship(
+        order_by="PatrolMember.id", back_populates="team", cascade="all, delete-orphan"
+    )
+
+
+class PatrolMember(Base):
+    """A patrol member (联勤队员) with duty status and last known position (7.1.1.4)."""
+
+    __tablename__ = "dispatch_patrol_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("dispatch_patrol_teams.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[str | None] = mapped_column(String(64), index=True)
+    duty_status: Mapped[DutyStatus]
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    position_at: Mapped[datetime | None]
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dispatch_orders.id", ondelete="SET NULL")
+    )  # the order the member is busy with
+    updated_at: Mapped[datetime]
+
+    team: Mapped[PatrolTeam] = relationship(
+        back_populates="members", lazy="joined", innerjoin=True
+    )
+
+
+class OrderMember(Base):
+    """A patrol member working an order: first responder or reinforcement."""
+
+    __tablename__ = "dispatch_order_members"
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("dispatch_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("dispatch_patrol_members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[MemberRole]
+    at: Mapped[datetime]
+
+    member: Mapped[PatrolMember] = relationship(lazy="joined", innerjoin=True)

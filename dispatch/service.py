@@ -30,38 +30,47 @@ from sqlalchemy import Engine, Select, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from dispatch import lifecycle, stats, views
+from dispatch import assessment, intake, lifecycle, stats, supervision, teams, views
+from dispatch.audit import SYSTEM_ACTOR, transition
 from dispatch.config import DispatchConfig
-from dispatch.errors import InvalidInput, OrderNotFound
+from dispatch.errors import Conflict, InvalidInput, OrderNotFound
 from dispatch.models import Assignment, Evidence, Feedback, HistoryEntry, Order
-from dispatch.routing import deadline_for, plan_route
+from dispatch.roster import Roster
+from dispatch.routing import deadline_for
 from dispatch.schemas import (
-    EvidenceIn,
+    ActionCreate,
+    Assessment,
     FeedbackCreate,
+    FollowUpComplete,
     JudgementCreate,
     OrderCreate,
     OrderDetail,
     OrderList,
     OrderPublic,
     OrderQuery,
+    ReinforceCreate,
     Stats,
     StatsQuery,
     UnitList,
     UnitPublic,
+    UnitsChange,
     VerificationCreate,
 )
 from dispatch.store import WRITE_OPTION
-from dispatch.types import Action, EvidenceKind, EvidencePhase, OrderStatus
+from dispatch.types import Action, EvidenceKind, EvidencePhase, MemberRole, OrderStatus, Scope
 
-SYSTEM_ACTOR = "dispatch"  # the actor of automatic transitions (dispatch on intake, redo)
+__all__ = ["SYSTEM_ACTOR", "DispatchService", "utcnow"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class DispatchService:
-    """The work-order system over one database. Thread-safe; one instance per process."""
+class DispatchService(Roster):
+    """The work-order system over one database. Thread-safe; one instance per process.
+
+    Patrol teams and members: see :class:`dispatch.roster.Roster`.
+    """
 
     def __init__(
         self,
@@ -83,7 +92,7 @@ class DispatchService:
     def create_order(
         self, *, data: OrderCreate, idempotency_key: str | None = None
     ) -> tuple[OrderPublic, bool]:
-        """Accept and dispatch an order; ``(order, created)``.
+        """Accept and dispatch an order (or follow it up, or copy it); ``(order, created)``.
 
         An ``idempotency_key`` already used answers the existing order with ``created``
         False. The INSERT comes first and the unique constraint decides, so concurrent
@@ -92,9 +101,11 @@ class DispatchService:
         now = self._now()
         try:
             with self._write.begin() as session:
-                order = self._new_order(data, idempotency_key, now)
+                order, member = intake.new_order(session, self.config, data, idempotency_key, now)
                 session.add(order)
                 session.flush()
+                if member is not None:
+                    teams.assign(order, member, MemberRole.FIRST, now)
                 return self._view(order, now), True
         except IntegrityError:
             if idempotency_key is None:
@@ -107,60 +118,55 @@ class DispatchService:
                     raise
                 return self._view(existing, now), False
 
-    def _new_order(self, data: OrderCreate, key: str | None, now: datetime) -> Order:
-        route = plan_route(
-            self.config,
-            kind=data.kind,
-            township=data.township,
-            severity=data.severity,
-            level=data.level,
-            now=now,
-        )
-        order = Order(
-            kind=data.kind,
-            source=data.source,
-            description=data.description,
-            township=data.township,
-            grid=data.grid,
-            lat=data.location.lat if data.location else None,
-            lon=data.location.lon if data.location else None,
-            camera_id=data.camera_id,
-            zone_id=data.zone_id,
-            event_id=data.event_id,
-            severity=data.severity,
-            level=route.level,
-            centre=route.centre,
-            lead_unit=route.lead_unit,
-            deadline=route.deadline,
-            status=OrderStatus.DISPATCHED,
-            redo_count=0,
-            idempotency_key=key,
-            created_at=now,
-            updated_at=now,
-            assignments=[Assignment(unit=u, position=i) for i, u in enumerate(route.units)],
-            evidence=[_evidence(e, now) for e in data.evidence],
-        )
-        names = ", ".join(self._unit_label(u, lead=u == route.lead_unit) for u in route.units)
-        order.history = [
-            HistoryEntry(
-                at=now,
-                actor=data.source,
-                action=Action.ACCEPT,
-                from_status=None,
-                to_status=OrderStatus.ACCEPTED,
-                note=f"kind {data.kind} from {data.source}",
-            ),
-            HistoryEntry(
-                at=now,
-                actor=SYSTEM_ACTOR,
-                action=Action.DISPATCH,
-                from_status=OrderStatus.ACCEPTED,
-                to_status=OrderStatus.DISPATCHED,
-                note=f"level {route.level}, {route.centre}; units {names}; "
-                f"deadline {route.deadline.isoformat()}",
-            ),
-        ]
-        return order
+    def complete_follow_up(self, *, order_id: int, data: FollowUpComplete) -> OrderPublic:
+        """The follow-up of an unclear report is done: accept and dispatch, or copy (6.2.1.1)."""
+        now = self._now()
+        copies = data.scope == Scope.OUT_OF_SCOPE and not data.urgent
+        with self._locked(order_id) as (session, order):
+            action = Action.COPY if copies else Action.COMPLETE
+            lifecycle.next_status(order.status, action, order_id=order.id)
+            member = intake.complete_follow_up(session, self.config, order, data, now)
+            if member is not None:
+                teams.assign(order, member, MemberRole.FIRST, now)
+            return self._view(order, now)
+
+    # --- levels, hand-over, reinforcement, supervision (6.2.1.2, 6.2.3.2, 6.2.4) -----------
+
+    def escalate(self, *, order_id: int, data: ActionCreate) -> OrderPublic:
+        """Level 1 cannot handle it: level 2, the county centre, with a new time limit."""
+        return self._apply(order_id, supervision.escalate_request, data)
+
+    def hand_over(self, *, order_id: int, data: UnitsChange) -> OrderPublic:
+        """To departments (from a patrol member) or to other units."""
+        return self._apply(order_id, supervision.hand_over, data)
+
+    def reinforce(self, *, order_id: int, data: ReinforceCreate) -> OrderPublic:
+        """Units join and/or patrol members come from neighbouring grids."""
+        return self._apply(order_id, supervision.reinforce, data)
+
+    def supervise(self, *, order_id: int, data: UnitsChange) -> OrderPublic:
+        """督办: instruct, may order joint disposal with a designated lead unit."""
+        return self._apply(order_id, supervision.supervise, data)
+
+    def remind(self, *, order_id: int, data: ActionCreate) -> OrderPublic:
+        """催办: record a reminder to the units."""
+        now = self._now()
+        with self._locked(order_id) as (session, order):
+            supervision.remind(session, order, actor=data.actor, note=data.note, now=now)
+            return self._view(order, now)
+
+    def supervise_overdue(self) -> list[int]:
+        """Flag and escalate orders past their time limit, remind the long-overdue ones;
+        the background supervisor calls this. Answers the ids of the orders changed."""
+        now = self._now()
+        with self._write.begin() as session:
+            return supervision.sweep_overdue(session, self.config, now)
+
+    def _apply(self, order_id: int, step: Callable[..., None], data: object) -> OrderPublic:
+        now = self._now()
+        with self._locked(order_id) as (session, order):
+            step(session, self.config, order, data, now)
+            return self._view(order, now)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -195,7 +201,28 @@ class DispatchService:
 
     def stats(self, *, query: StatsQuery) -> Stats:
         with self._read.begin() as session:
-            return stats.compute(session, since=query.since, until=query.until, now=self._now())
+            return stats.compute(
+                session,
+                since=query.since,
+                until=query.until,
+                group_by=query.group_by,
+                now=self._now(),
+                local=self._local,
+            )
+
+    def stats_csv(self, *, query: StatsQuery) -> str:
+        """The metrics as CSV: one row per group, or one row ``all``."""
+        return stats.to_csv(self.stats(query=query))
+
+    def assessment(self, *, query: StatsQuery) -> Assessment:
+        """Scores per unit and township from the configured weights (standard 8.3-8.4)."""
+        with self._read.begin() as session:
+            return assessment.assess(
+                session, self.config, since=query.since, until=query.until, now=self._now()
+            )
+
+    def assessment_csv(self, *, query: StatsQuery) -> str:
+        return assessment.to_csv(self.assessment(query=query))
 
     def ping(self) -> bool:
         """Whether the database answers."""
@@ -219,8 +246,8 @@ class DispatchService:
         now = self._now()
         with self._locked(order_id) as (session, order):
             if not _replayed(session, order, idempotency_key, Action.FEEDBACK):
-                unit = self._assigned_unit(order, data.unit)
                 to = lifecycle.next_status(order.status, Action.FEEDBACK, order_id=order.id)
+                unit = self._assigned_unit(order, data.unit)
                 photos = [
                     Evidence(
                         order_id=order.id,
@@ -234,7 +261,7 @@ class DispatchService:
                 session.add(
                     Feedback(order_id=order.id, unit=unit, note=data.note, at=now, photos=photos)
                 )
-                _transition(
+                transition(
                     session,
                     order,
                     Action.FEEDBACK,
@@ -253,9 +280,10 @@ class DispatchService:
         """
         now = self._now()
         with self._locked(order_id) as (session, order):
+            _needs_camera(order, Action.VERIFICATION)
             if order.status != OrderStatus.VERIFYING:
                 to = lifecycle.next_status(order.status, Action.VERIFICATION, order_id=order.id)
-                _transition(
+                transition(
                     session,
                     order,
                     Action.VERIFICATION,
@@ -269,7 +297,7 @@ class DispatchService:
     def record_verdict(
         self, *, order_id: int, data: JudgementCreate, idempotency_key: str | None = None
     ) -> OrderPublic:
-        """The reporter's judgement against footage (camera orders)."""
+        """The reporter's judgement against footage; only an order with a camera has one."""
         return self._judge(order_id, data, Action.VERDICT, idempotency_key)
 
     def record_review(
@@ -289,6 +317,8 @@ class DispatchService:
         now = self._now()
         with self._locked(order_id) as (session, order):
             if not _replayed(session, order, key, action):
+                if action == Action.VERDICT:
+                    _needs_camera(order, action)
                 to = lifecycle.next_status(
                     order.status,
                     action,
@@ -296,13 +326,15 @@ class DispatchService:
                     redo_count=order.redo_count,
                     order_id=order.id,
                 )
-                session.add_all(_evidence(e, now, order_id=order.id) for e in data.evidence)
+                session.add_all(
+                    intake.evidence_row(e, now, order_id=order.id) for e in data.evidence
+                )
                 if to == OrderStatus.REDO:
                     order.redo_count += 1
                     order.deadline = deadline_for(
                         self.config, kind=order.kind, level=order.level, start=now
                     )
-                _transition(
+                transition(
                     session,
                     order,
                     action,
@@ -312,6 +344,8 @@ class DispatchService:
                     note=data.note,
                     request_key=key,
                 )
+                if to.is_final:
+                    teams.release(session, order, now)
             return self._view(order, now)
 
     # --- helpers ---------------------------------------------------------------------------
@@ -342,7 +376,7 @@ class DispatchService:
         return unit_id
 
     def _unit_label(self, unit_id: str, *, lead: bool = False) -> str:
-        return f"{self.config.unit_name(unit_id)} ({unit_id}{', lead' if lead else ''})"
+        return intake.unit_label(self.config, unit_id, lead=lead)
 
 
 def _filter(statement: Select[tuple[Order]], query: OrderQuery) -> Select[tuple[Order]]:
@@ -361,10 +395,6 @@ def _filter(statement: Select[tuple[Order]], query: OrderQuery) -> Select[tuple[
     if query.updated_since is not None:
         statement = statement.where(Order.updated_at >= query.updated_since)
     return statement
-
-
-def _evidence(item: EvidenceIn, at: datetime, *, order_id: int | None = None) -> Evidence:
-    return Evidence(order_id=order_id, url=item.url, kind=item.kind, phase=item.phase, at=at)
 
 
 def _replayed(session: Session, order: Order, key: str | None, action: Action) -> bool:
@@ -386,30 +416,10 @@ def _replayed(session: Session, order: Order, key: str | None, action: Action) -
     return applied is not None
 
 
-def _transition(
-    session: Session,
-    order: Order,
-    action: Action,
-    to: OrderStatus,
-    *,
-    now: datetime,
-    actor: str,
-    note: str,
-    request_key: str | None = None,
-) -> None:
-    session.add(
-        HistoryEntry(
-            order_id=order.id,
-            at=now,
-            actor=actor,
-            action=action,
-            from_status=order.status,
-            to_status=to,
-            note=note,
-            request_key=request_key,
+def _needs_camera(order: Order, action: Action) -> None:
+    """Footage can judge only an order raised with a camera (standard 6.3)."""
+    if order.camera_id is None:
+        raise Conflict(
+            f"cannot {action} order {order.id}: it has no camera, so there is no footage to "
+            f"check; a commander judges it instead: POST /orders/{order.id}/review"
         )
-    )
-    order.status = to
-    order.updated_at = now
-    if to.is_final:
-        order.finished_at = now

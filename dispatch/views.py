@@ -13,6 +13,7 @@ from dispatch.schemas import (
     OrderDetail,
     OrderPublic,
 )
+from dispatch.teams import order_member_public
 
 
 def is_overdue(order: Order, now: datetime) -> bool:
@@ -54,6 +55,17 @@ def order_public(order: Order, *, now: datetime, local: tzinfo) -> OrderPublic:
         created_at=order.created_at,
         updated_at=order.updated_at,
         finished_at=order.finished_at,
+        count=order.count,
+        scope=order.scope,
+        competent_department=order.competent_department,
+        urgent=order.urgent,
+        cross_area=order.cross_area,
+        campaign=order.campaign,
+        members=[order_member_public(m) for m in order.patrol],
+        supervised=order.supervised,
+        overdue_at=order.overdue_at,
+        escalated_at=order.escalated_at,
+        reminder_count=order.reminder_count,
     )
 
 

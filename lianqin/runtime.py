@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from dispatch.api import create_router
 from dispatch.config import DispatchConfig
 from dispatch.service import DispatchService
 from dispatch.store import open_engine as open_dispatch_engine
+from dispatch.supervisor import start_supervisor
 from lianqin.config import LianqinConfig
 from lianqin.server import bind, serve_in_thread
 from orderbridge.bridge import OrderBridge, build_adapter
@@ -40,6 +42,7 @@ class Runtime:
         self.patrol: PatrolService | None = None
         self.bridge: OrderBridge | None = None
         self.dispatch: DispatchService | None = None
+        self.dispatch_supervisor: Any = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
 
@@ -60,6 +63,8 @@ class Runtime:
             core = DispatchConfig.model_validate(
                 cfg.dispatch.model_dump(exclude={"enabled", "database_url"}))
             self.dispatch = DispatchService(engine=dispatch_engine, config=core)
+            # overdue orders flagged, escalated and reminded (standard 6.2.4)
+            self.dispatch_supervisor = start_supervisor(self.dispatch)
             router = create_router(self.dispatch)
 
         self.patrol = PatrolService(cfg, sessions, EventBus(), self._sources)
@@ -86,5 +91,7 @@ class Runtime:
             self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(10)
+        if self.dispatch_supervisor is not None:
+            self.dispatch_supervisor.stop()
         for engine in reversed(self.engines):
             engine.dispose()

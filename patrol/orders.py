@@ -7,8 +7,9 @@ from typing import Any
 from patrol.config import CameraConfig
 from patrol.tables import EventRow, OutboxRow
 
-# Work-order states after which the order is over (standard 6.3).
-FINAL_ORDER_STATES = ("closed", "not_disposed")
+# Work-order states after which the order is over: closed or not disposed (standard 6.3),
+# or copied to a department outside joint enforcement (6.2.1.1).
+FINAL_ORDER_STATES = ("closed", "not_disposed", "copied")
 
 KIND_NAMES_ZH = {
     "smoke": "秸秆焚烧烟雾",

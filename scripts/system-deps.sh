@@ -6,11 +6,11 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 command -v ffprobe >/dev/null 2>&1 || need="$need ffmpeg"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
-# The scale-out tests: a broker and a PostgreSQL server they start themselves, and
-# docker-compose to validate the compose files (it parses them without a Docker daemon).
+# PostgreSQL server binaries: the dispatch and scale tests start their own server.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
+# mosquitto: the order-bridge and scale tests start their own broker.
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
-command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-    || need="$need postgresql"
+# docker-compose: the scale tests validate docker/'s compose files (no daemon needed).
 command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 # A Chinese font, so that the console's screenshots show text instead of boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"

@@ -386,6 +386,8 @@ def test_stats(client: TestClient, clock) -> None:
     stats = client.get("stats").json()
     assert stats["total"] == 3
     assert stats["by_status"] == {
+        "follow_up": 0,
+        "copied": 0,
         "accepted": 0,
         "dispatched": 1,
         "feedback_received": 0,

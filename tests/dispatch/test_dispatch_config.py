@@ -97,6 +97,29 @@ def test_level_two_deadline_and_custom_kind_from_config() -> None:
             pytest.raises(ValidationError, match=r"routes\.smoke\.deadline_minutes"),
         ),
         ({"default_level": 3}, pytest.raises(ValidationError, match="default_level")),
+        (
+            {"patrol": {"unit": "nobody"}},
+            pytest.raises(ValidationError, match=r"patrol\.unit: unknown unit 'nobody'"),
+        ),
+        (
+            {"first_response_units": ["water", "nobody"]},
+            pytest.raises(ValidationError, match=r"first_response_units: unknown unit 'nobody'"),
+        ),
+        (
+            {"assessment": {"on_time": 0, "closure": 0, "verification": 0, "no_redo": 0,
+                            "disposed": 0}},
+            pytest.raises(ValidationError, match="all weights are 0"),
+        ),
+        (
+            {"routes": {"crowd": {"units": ["public_security"], "deadline_minutes": 60,
+                                  "level2_min_count": 0}}},
+            pytest.raises(ValidationError, match=r"routes\.crowd\.level2_min_count"),
+        ),
+        (
+            {"supervision": {"interval_s": 0}},
+            pytest.raises(ValidationError, match=r"supervision\.interval_s"),
+        ),
+        ({"out_of_scope": {"tax_dispute": "税务局"}}, DoesNotRaise()),
         ({"colour": "red"}, pytest.raises(ValidationError, match="Extra inputs")),
     ],
 )
@@ -106,15 +129,32 @@ def test_config_validation(raw, expectation) -> None:
 
 
 def test_every_config_field_is_described() -> None:
-    from dispatch.config import RouteConfig, UnitConfig
+    from dispatch.config import (
+        AssessmentConfig,
+        PatrolTeamsConfig,
+        RouteConfig,
+        SupervisionConfig,
+        UnitConfig,
+    )
 
-    for model in (DispatchConfig, RouteConfig, UnitConfig):
+    for model in (
+        DispatchConfig,
+        RouteConfig,
+        UnitConfig,
+        PatrolTeamsConfig,
+        SupervisionConfig,
+        AssessmentConfig,
+    ):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
 
 
 @pytest.mark.parametrize(
-    "module", ["config", "lifecycle", "routing", "store", "service", "stats", "views"]
+    "module",
+    [
+        "assessment", "config", "lifecycle", "routing", "service", "stats", "store",
+        "supervisor", "teams", "views",
+    ],
 )
 def test_doc_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"dispatch.{module}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dispatch.errors import InvalidTransition
-from dispatch.lifecycle import ALLOWED, judge, next_status
+from dispatch.lifecycle import ALLOWED, SIDE_ACTIONS, check_side_action, judge, next_status
 from dispatch.types import Action, OrderStatus
 
 S, A = OrderStatus, Action
@@ -33,6 +33,13 @@ TRANSITIONS = [
     (S.CLOSED, A.VERDICT, True, 0, None),
     (S.NOT_DISPOSED, A.REVIEW, True, 1, None),
     (S.NOT_DISPOSED, A.FEEDBACK, None, 1, None),
+    (S.FOLLOW_UP, A.COMPLETE, None, 0, S.ACCEPTED),
+    (S.FOLLOW_UP, A.COPY, None, 0, S.COPIED),
+    (S.FOLLOW_UP, A.FEEDBACK, None, 0, None),
+    (S.FOLLOW_UP, A.DISPATCH, None, 0, None),
+    (S.DISPATCHED, A.COMPLETE, None, 0, None),
+    (S.COPIED, A.FEEDBACK, None, 0, None),
+    (S.COPIED, A.COMPLETE, None, 0, None),
 ]
 
 
@@ -52,7 +59,11 @@ def test_next_status(status, action, effective, redo_count, expected) -> None:
 
 def test_every_status_has_an_entry_and_only_final_ones_are_dead_ends() -> None:
     assert set(ALLOWED) == set(OrderStatus)
-    assert {s for s, actions in ALLOWED.items() if not actions} == {S.CLOSED, S.NOT_DISPOSED}
+    assert {s for s, actions in ALLOWED.items() if not actions} == {
+        S.CLOSED,
+        S.NOT_DISPOSED,
+        S.COPIED,
+    }
     assert all(s.is_final == (not ALLOWED[s]) for s in OrderStatus)
 
 
@@ -72,3 +83,33 @@ def test_judge_follows_standard_6_3(effective, redo_count, expected) -> None:
 def test_judgement_needs_effective() -> None:
     with pytest.raises(ValueError, match="effective"):
         next_status(S.VERIFYING, A.VERDICT)
+
+
+# (status, status-keeping action, allowed?)
+SIDES = [
+    (S.DISPATCHED, A.ESCALATE, True),
+    (S.REDO, A.REINFORCE, True),
+    (S.REDO, A.HANDOVER, True),
+    (S.FEEDBACK_RECEIVED, A.ESCALATE, False),
+    (S.FEEDBACK_RECEIVED, A.SUPERVISE, True),
+    (S.VERIFYING, A.REMIND, True),
+    (S.FOLLOW_UP, A.REMIND, True),
+    (S.FOLLOW_UP, A.REINFORCE, False),
+    (S.CLOSED, A.REMIND, False),
+    (S.NOT_DISPOSED, A.SUPERVISE, False),
+    (S.COPIED, A.ESCALATE, False),
+]
+
+
+@pytest.mark.parametrize(("status", "action", "allowed"), SIDES)
+def test_status_keeping_actions(status, action, allowed) -> None:
+    if allowed:
+        check_side_action(status, action, order_id=3)
+        return
+    with pytest.raises(InvalidTransition, match=f"cannot {action} order 3: it is {status}"):
+        check_side_action(status, action, order_id=3)
+
+
+def test_final_orders_accept_no_status_keeping_action_either() -> None:
+    assert set(SIDE_ACTIONS) == set(OrderStatus)
+    assert all(not SIDE_ACTIONS[s] for s in OrderStatus if s.is_final)

@@ -35,6 +35,9 @@ TABLES = {
     "dispatch_order_history",
     "dispatch_order_feedback",
     "dispatch_order_evidence",
+    "dispatch_order_members",
+    "dispatch_patrol_teams",
+    "dispatch_patrol_members",
 }
 
 
@@ -71,7 +74,7 @@ def test_open_engine_is_idempotent_and_sets_sqlite_pragmas(tmp_path) -> None:
 
 
 def test_foreign_keys_are_enforced(engine) -> None:
-    with pytest.raises(IntegrityError, match="FOREIGN KEY"), engine.begin() as connection:
+    with pytest.raises(IntegrityError, match="(?i)foreign key"), engine.begin() as connection:
         connection.execute(
             text("INSERT INTO dispatch_order_units (order_id, unit, position) VALUES (99, 'x', 0)")
         )
