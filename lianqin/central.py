@@ -20,7 +20,7 @@ from lianqin.config import LianqinConfig
 from lianqin.runtime import Runtime
 from patrol.health import HealthServer
 from patrol.leases import prune_workers
-from patrol.remote import EventIngest, prune_ingested
+from patrol.remote import EventIngest, FootageRequests, prune_ingested
 from patrol.retention import purge_evidence
 from patrol.scale import ScaleSettings, build_evidence_store
 from patrol.tables import EventRow, OutboxRow
@@ -36,6 +36,7 @@ class CentralProcess:
         self.runtime = Runtime(config, port=port, patrol=False)
         self.evidence: Any = None
         self.ingest: EventIngest | None = None
+        self.footage: FootageRequests | None = None
         self.registry = CollectorRegistry()
         self._gauges = {name: Gauge(f"lianqin_central_{name}", doc, registry=self.registry)
                         for name, doc in (
@@ -64,6 +65,12 @@ class CentralProcess:
         self.ingest = EventIngest(self.settings, self.runtime.patrol.sessions,
                                   self.runtime.patrol)
         self.ingest.start()
+        # Footage checks of the order bridge's verification go to the worker that holds
+        # the camera. (Runtime builds a plain PatrolService; its check_footage is swapped
+        # on this instance until Runtime takes a factory, see the scale branch's notes.)
+        self.footage = FootageRequests(self.settings, self.runtime.engines[0], self.config)
+        self.footage.start()
+        self.runtime.patrol.check_footage = self.footage.check_footage  # type: ignore[method-assign]
         self._retention = threading.Thread(target=self._retention_loop, name="retention",
                                            daemon=True)
         self._retention.start()
@@ -75,6 +82,8 @@ class CentralProcess:
         self.health.stop()
         if self.ingest is not None:
             self.ingest.stop()
+        if self.footage is not None:
+            self.footage.stop()
         if self._retention is not None:
             self._retention.join(10)
         self.runtime.stop()

@@ -99,6 +99,7 @@ class WorkerProcess:
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> int:
         """Start everything; returns the health/metrics port."""
+        self.service.start()  # answers the central service's footage checks
         self.publisher.start()
         self.health.start()
         self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
