@@ -18,9 +18,10 @@ from sqlalchemy.exc import DBAPIError
 
 from lianqin.config import LianqinConfig
 from lianqin.runtime import Runtime
+from patrol.footage import FootageRequests
 from patrol.health import HealthServer
 from patrol.leases import prune_workers
-from patrol.remote import EventIngest, FootageRequests, prune_ingested
+from patrol.remote import EventIngest, prune_ingested
 from patrol.retention import purge_evidence
 from patrol.scale import ScaleSettings, build_evidence_store
 from patrol.tables import EventRow, OutboxRow

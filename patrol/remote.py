@@ -34,7 +34,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy import DateTime, Engine, String, delete, text
+from sqlalchemy import DateTime, String, delete
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -43,13 +43,7 @@ from patrol.analyzer import Analysis
 from patrol.config import CameraConfig, PatrolConfig
 from patrol.evidence import annotate
 from patrol.scale import ScaleSettings
-from patrol.service import (
-    VERIFY_GRACE_S,
-    FootageCheck,
-    PatrolService,
-    VerificationError,
-    _ground_truth,
-)
+from patrol.service import PatrolService, VerificationError, _ground_truth
 from patrol.tables import Base, EventRow
 from patrol.worker import CameraWorker
 from rules.events import Event, EventState
@@ -419,78 +413,6 @@ class EventIngest:
             return "applied"
 
 
-class FootageRequests:
-    """The central service's footage checks (closed-loop verification, standard 6.3),
-    run by the worker that holds the camera's lease: a QoS 1 request on
-    ``{prefix}/workers/{worker}/footage`` and the answer on this process's own reply
-    topic. ``check_footage`` has ``PatrolService.check_footage``'s signature and errors."""
-
-    def __init__(self, settings: ScaleSettings, engine: Engine, config: PatrolConfig, *,
-                 client_id: str = "") -> None:
-        client_id = client_id or f"lianqin-central-footage-{uuid.uuid4().hex[:8]}"
-        self.engine = engine
-        self.prefix = settings.topic_prefix
-        self.reply_topic = f"{self.prefix}/central/{client_id}/footage"
-        cfg = config.verification
-        self.timeout_s = cfg.settle_s + cfg.window_s + 2 * VERIFY_GRACE_S
-        self._answers: dict[str, dict[str, Any]] = {}
-        self._cond = threading.Condition()
-        self.client = mqtt_client(settings, client_id)
-        self.client.on_connect = lambda c, *_a: c.subscribe(
-            self.reply_topic, options=SubscribeOptions(qos=1))
-        self.client.on_message = self._on_message
-        self._settings = settings
-
-    def start(self) -> None:
-        self.client.connect_async(self._settings.mqtt_host, self._settings.mqtt_port,
-                                  keepalive=30)
-        self.client.loop_start()
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            body = json.loads(msg.payload)
-            with self._cond:
-                self._answers[str(body["request_id"])] = body
-                self._cond.notify_all()
-        except (ValueError, KeyError):
-            log.error("malformed footage answer: %.200r", msg.payload)
-
-    def holder(self, camera_id: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(text(
-                "SELECT worker_id FROM camera_leases WHERE camera_id = :c AND "
-                "worker_id IS NOT NULL AND expires_at > now()"), {"c": camera_id}).scalar()
-
-    def check_footage(self, *, camera_id: str, zone_id: str | None, kind: str,
-                      evidence_folder: str, name: str, preset: str | None = None
-                      ) -> FootageCheck:
-        worker = self.holder(camera_id)
-        if worker is None:
-            raise VerificationError(f"camera {camera_id} is not patrolled by a live worker")
-        request_id = uuid.uuid4().hex
-        self.client.publish(f"{self.prefix}/workers/{worker}/footage", json.dumps({
-            "request_id": request_id, "reply_to": self.reply_topic, "camera_id": camera_id,
-            "zone_id": zone_id, "kind": kind, "evidence_folder": evidence_folder,
-            "name": name, "preset": preset}), qos=1)
-        deadline = time.monotonic() + self.timeout_s
-        with self._cond:
-            while request_id not in self._answers:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise VerificationError(f"camera {camera_id}: worker {worker} did not "
-                                            f"answer the footage check in {self.timeout_s:.0f} s")
-                self._cond.wait(left)
-            answer = self._answers.pop(request_id)
-        if "error" in answer:
-            raise VerificationError(answer["error"])
-        return FootageCheck(int(answer["frames"]), int(answer["hits"]),
-                            bool(answer["present"]), answer.get("snapshot"), answer.get("clip"))
-
-
 def prune_ingested(sessions: sessionmaker[Session], older_than_s: float = 7 * 86400) -> int:
     """Forget idempotency records older than any redelivery can be."""
     cutoff = datetime.fromtimestamp(time.time() - older_than_s, UTC)
@@ -499,5 +421,5 @@ def prune_ingested(sessions: sessionmaker[Session], older_than_s: float = 7 * 86
             IngestedMessageRow.received_at < cutoff)).rowcount
 
 
-__all__ = ["EventIngest", "EventPublisher", "FootageRequests", "IngestedMessageRow",
-           "RemotePatrolService", "mqtt_client", "prune_ingested"]
+__all__ = ["EventIngest", "EventPublisher", "IngestedMessageRow", "RemotePatrolService",
+           "mqtt_client", "prune_ingested"]

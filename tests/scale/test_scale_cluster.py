@@ -24,7 +24,7 @@ from scale_peers import S3_ENV, mqtt_port, pg_url, s3_client, s3_endpoint  # noq
 from sqlalchemy import create_engine, text
 
 from lianqin.config import load_config
-from patrol.remote import FootageRequests
+from patrol.footage import FootageRequests
 from patrol.scale import ScaleSettings
 from patrol.service import VerificationError
 
