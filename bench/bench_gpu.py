@@ -19,7 +19,8 @@ weights cost the same per frame):
 - ``cpu_decode``: PyAV decoding of a generated 1080p25 H.264 clip (GOP 50) on one thread,
   all frames and keyframes only (``skip_frame=NONKEY``), then with one process per core.
 - ``nvdec``: PyAV with ``HWAccel(device_type="cuda")``, frames copied to host memory, one
-  stream and several processes at once.
+  stream and several processes at once, every frame and keyframes only; and once with the
+  frames left on the GPU (``is_hw_owned``).
 
 A missing package (torch, ultralytics, av) or a missing GPU skips the sections that
 need it, with the reason in the summary; the rest still runs. The JSON summary is printed
@@ -129,7 +130,7 @@ def make_clip(path: Path, seconds: float, width: int = 1920, height: int = 1080)
 
 # -- decoding (run in worker processes too) ----------------------------------------------
 def decode_loop(path: str, seconds: float, keyframes_only: bool = False,
-                hw: bool = False) -> dict[str, Any]:
+                hw: bool = False, hw_owned: bool = False) -> dict[str, Any]:
     """Decode the clip again and again for ``seconds`` on one thread (CPU) or NVDEC
     (frames downloaded to host memory: PyAV does that unless ``is_hw_owned``)."""
     import av
@@ -138,7 +139,8 @@ def decode_loop(path: str, seconds: float, keyframes_only: bool = False,
     if hw:
         from av.codec.hwaccel import HWAccel
 
-        kwargs["hwaccel"] = HWAccel(device_type="cuda", allow_software_fallback=False)
+        kwargs["hwaccel"] = HWAccel(device_type="cuda", allow_software_fallback=False,
+                                    is_hw_owned=hw_owned)
     decoded, started, fmt = 0, time.perf_counter(), None
     while time.perf_counter() - started < seconds:
         with av.open(path, **kwargs) as container:
@@ -209,6 +211,16 @@ def section_decode(args: argparse.Namespace, out: Path, env: dict) -> dict[str, 
     res["clip"] = make_clip(clip, 1.0 if args.cpu else 8.0)
     log(f"clip: {res['clip']}")
     t = 2.0 if args.cpu else args.seconds
+    if "cpu_decode" in args.skip:
+        res["cpu"] = {"skipped": "--skip cpu_decode"}
+    else:
+        res.update(cpu_decode(args, clip, t))
+    res["nvdec"] = nvdec(args, clip, t, env)
+    return res
+
+
+def cpu_decode(args: argparse.Namespace, clip: Path, t: float) -> dict[str, Any]:
+    res: dict[str, Any] = {}
     res["per_core_all_frames"] = decode_loop(str(clip), t)
     res["per_core_keyframes_only"] = decode_loop(str(clip), t, keyframes_only=True)
     log(f"cpu decode one core: {res['per_core_all_frames']['fps']} fps, keyframes "
@@ -218,20 +230,31 @@ def section_decode(args: argparse.Namespace, out: Path, env: dict) -> dict[str, 
     res["all_cores_keyframes_only"] = parallel_decode(str(clip), procs, t, keyframes_only=True)
     log(f"cpu decode {procs} processes: {res['all_cores_all_frames']['fps']} fps, keyframes "
         f"{res['all_cores_keyframes_only']['fps']} fps")
-    if args.cpu or not env.get("cuda") or "cuda" not in env.get("hwdevices", []):
-        res["nvdec"] = {"skipped": "no CUDA device or no cuda hwdevice in PyAV's FFmpeg"}
-        return res
-    nv: dict[str, Any] = {}
-    try:
-        nv["one_stream"] = decode_loop(str(clip), t, hw=True)
-        log(f"nvdec one stream: {nv['one_stream']}")
-        for n in args.nvdec_processes:
-            nv[f"processes_{n}"] = parallel_decode(str(clip), n, t, hw=True)
-            log(f"nvdec {n} processes: {nv[f'processes_{n}']}")
-    except Exception as exc:
-        nv["error"] = f"{type(exc).__name__}: {exc}"
-    res["nvdec"] = nv
     return res
+
+
+def nvdec(args: argparse.Namespace, clip: Path, t: float, env: dict) -> dict[str, Any]:
+    """NVDEC through PyAV: every frame and keyframes only, frames copied to host memory
+    (what the CPU detectors need) and, once, kept on the GPU (``is_hw_owned``)."""
+    if args.cpu or not env.get("cuda") or "cuda" not in env.get("hwdevices", []):
+        return {"skipped": "no CUDA device or no cuda hwdevice in PyAV's FFmpeg"}
+    nv: dict[str, Any] = {}
+    runs = [("one_stream", lambda: decode_loop(str(clip), t, hw=True)),
+            ("one_stream_keyframes_only",
+             lambda: decode_loop(str(clip), t, keyframes_only=True, hw=True)),
+            ("one_stream_on_gpu", lambda: decode_loop(str(clip), t, hw=True, hw_owned=True))]
+    for n in args.nvdec_processes:
+        runs.append((f"processes_{n}", lambda n=n: parallel_decode(str(clip), n, t, hw=True)))
+        runs.append((f"processes_{n}_keyframes_only", lambda n=n: parallel_decode(
+            str(clip), n, t, keyframes_only=True, hw=True)))
+    for name, run in runs:
+        try:
+            nv[name] = run()
+            log(f"nvdec {name}: {nv[name]}")
+        except Exception as exc:
+            nv[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            log(f"nvdec {name} failed: {exc}")
+    return nv
 
 
 def section_inference(args: argparse.Namespace, env: dict) -> dict[str, Any]:
@@ -363,7 +386,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per timed loop")
     parser.add_argument("--nvdec-processes", type=int, nargs="*", default=[4, 8],
                         help="NVDEC process counts to try at once")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["decode", "inference"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["decode", "cpu_decode", "inference"])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
