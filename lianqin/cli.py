@@ -101,8 +101,9 @@ def _scale_settings(args: argparse.Namespace):  # noqa: ANN202 - lazy import
         return ScaleSettings(**overrides)
     except ValidationError as exc:
         for err in exc.errors():
-            key = "LIANQIN_" + "_".join(str(p) for p in err["loc"]).upper()
-            print(f"{key}: {err['msg']}", file=sys.stderr)
+            key = ("LIANQIN_" + "_".join(str(p) for p in err["loc"]).upper()
+                   if err["loc"] else "LIANQIN_* settings")
+            print(f"{key}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return None
 
 

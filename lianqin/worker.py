@@ -11,6 +11,7 @@ endpoint, lease loop (which starts and stops cameras).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from camera_adapters.base import FrameSource
@@ -279,6 +281,11 @@ class WorkerProcess:
 def run_worker(config: LianqinConfig, settings: ScaleSettings, stop: threading.Event,
                on_ready: Any = print) -> int:
     """Run a worker until ``stop`` is set (the CLI's SIGTERM handler sets it)."""
+    if make_url(config.storage.database_url).get_backend_name() != "postgresql":
+        print("storage.database_url: workers share cameras through PostgreSQL leases; "
+              "use postgresql+psycopg://... (SQLite serves one box: `lianqin serve`)",
+              file=sys.stderr)
+        return 1
     worker = WorkerProcess(config, settings)
     port = worker.start()
     on_ready(f"lianqin worker {worker.worker_id}: /healthz and /metrics on port {port}")
