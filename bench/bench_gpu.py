@@ -17,7 +17,8 @@ weights cost the same per frame):
 - ``forward``: the bare network forward at batch 256, fp16, on a ready tensor (640 x 640,
   and ``forward_rect`` 640 x 384, what 16:9 frames need).
 - ``cpu_decode``: PyAV decoding of a generated 1080p25 H.264 clip (GOP 50) on one thread,
-  all frames and keyframes only (``skip_frame=NONKEY``), then with one process per core.
+  all frames and keyframes only (``skip_frame=NONKEY``), then with one process per core;
+  the same for a 640x360 clip (``sub_stream``: what a camera's sub stream costs).
 - ``nvdec``: PyAV with ``HWAccel(device_type="cuda")``, frames copied to host memory, one
   stream and several processes at once, every frame and keyframes only; and once with the
   frames left on the GPU (``is_hw_owned``).
@@ -215,6 +216,10 @@ def section_decode(args: argparse.Namespace, out: Path, env: dict) -> dict[str, 
         res["cpu"] = {"skipped": "--skip cpu_decode"}
     else:
         res.update(cpu_decode(args, clip, t))
+        # a camera's sub stream: the cheaper way to analyse at scale
+        sub = out / "clip_360p25.mp4"
+        res["sub_stream"] = {"clip": make_clip(sub, 1.0 if args.cpu else 8.0, 640, 360),
+                             **cpu_decode(args, sub, t)}
     res["nvdec"] = nvdec(args, clip, t, env)
     return res
 
@@ -360,6 +365,9 @@ def capacity(summary: dict[str, Any]) -> dict[str, Any]:
     if kf:
         # keyframe-only at a 2 s GOP: one decoded keyframe per analysed frame
         cap["cpu_decode_keyframes_cameras"] = int(kf / rate)
+    sub_kf = dec.get("sub_stream", {}).get("all_cores_keyframes_only", {}).get("fps")
+    if sub_kf:
+        cap["cpu_decode_sub_stream_keyframes_cameras"] = int(sub_kf / rate)
     if full:
         # full decoding: every frame of a 25 fps stream is decoded
         cap["cpu_decode_full_cameras"] = int(full / CLIP_FPS)
