@@ -97,7 +97,7 @@ def frames(n: int, width: int, height: int, seed: int = 0):  # noqa: ANN201
 
 
 def make_clip(path: Path, seconds: float, width: int = 1920, height: int = 1080) -> dict:
-    """A 1080p25 H.264 clip (libx264, GOP 50, ~4 Mbit/s) with moving content."""
+    """A 25 fps H.264 clip (libx264, GOP 50, 4 Mbit/s at 1080p) with moving content."""
     import av
     import numpy as np
 
@@ -107,7 +107,8 @@ def make_clip(path: Path, seconds: float, width: int = 1920, height: int = 1080)
         stream = out.add_stream("libx264", rate=CLIP_FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = CLIP_GOP
-        stream.codec_context.bit_rate = 4_000_000
+        # 4 Mbit/s at 1080p; a sub stream gets its share by pixels (at least 512 kbit/s)
+        stream.codec_context.bit_rate = max(512_000, 4_000_000 * width * height // 2_073_600)
         stream.options = {"preset": "veryfast", "keyint_min": str(CLIP_GOP),
                           "sc_threshold": "0", "bframes": "0"}
         yy, xx = np.mgrid[0:height, 0:width]
@@ -180,7 +181,7 @@ def parallel_decode(path: str, processes: int, seconds: float, keyframes_only: b
 # -- sections -----------------------------------------------------------------------------
 def section_env(args: argparse.Namespace) -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                           "mode": "cpu smoke" if args.cpu else "cuda"}
+                           "mode": "cpu smoke" if args.cpu else "full"}
     missing = [m for m in ("numpy", "torch", "ultralytics", "av", "cv2") if not have(m)]
     env["missing"] = missing
     if "torch" not in missing:
