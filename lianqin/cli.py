@@ -90,6 +90,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scale_settings(args: argparse.Namespace):  # noqa: ANN202 - lazy import
+    from pydantic import ValidationError
+
+    from patrol.scale import ScaleSettings
+
+    overrides = {k: v for k, v in (("worker_id", getattr(args, "worker_id", None)),
+                                   ("metrics_port", args.metrics_port)) if v is not None}
+    try:
+        return ScaleSettings(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = ("LIANQIN_" + "_".join(str(p) for p in err["loc"]).upper()
+                   if err["loc"] else "LIANQIN_* settings")
+            print(f"{key}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return None
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    """``lianqin worker`` and ``lianqin central``: settings from LIANQIN_* variables."""
+    from lianqin.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    settings = _scale_settings(args)
+    if settings is None:
+        return 1
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ready = lambda line: print(line, flush=True)  # noqa: E731
+    if args.command == "worker":
+        from lianqin.worker import run_worker
+
+        return run_worker(config, settings, stop, on_ready=ready)
+    from lianqin.central import run_central
+
+    return run_central(config, settings, stop, port=args.port, on_ready=ready)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from lianqin.config import ConfigError, LianqinConfig, load_config
     from lianqin.scan import scan
@@ -135,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("config", type=Path)
     serve.add_argument("--port", type=int, default=None, help="override api.port (0: free)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="patrol a share of the cameras (scaled out; "
+                            "settings from LIANQIN_* variables, see README)")
+    worker.add_argument("config", type=Path)
+    worker.add_argument("--worker-id", default=None, help="override LIANQIN_WORKER_ID")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="override LIANQIN_METRICS_PORT (0: free)")
+    worker.set_defaults(func=cmd_scale)
+    central = sub.add_parser("central", help="API, console, order bridge, dispatch core and "
+                             "the workers' events from MQTT (scaled out)")
+    central.add_argument("config", type=Path)
+    central.add_argument("--port", type=int, default=None, help="override api.port (0: free)")
+    central.add_argument("--metrics-port", type=int, default=None,
+                         help="override LIANQIN_METRICS_PORT (0: free)")
+    central.set_defaults(func=cmd_scale)
 
     scan = sub.add_parser("scan", help="analyse a video, an image or a folder of images offline")
     scan.add_argument("path", type=Path)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -64,6 +67,107 @@ class EvidenceStore:
         write_clip(tmp, info, packets)
         os.replace(tmp, path)
         return relative
+
+    def read(self, relative: str) -> bytes:
+        return self.path(relative).read_bytes()
+
+    def delete_folder(self, relative: str) -> int:
+        """Delete the files under ``relative/`` (evidence retention); returns how many."""
+        folder = self.path(relative.rstrip("/"))
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+        return count
+
+
+class S3EvidenceStore:
+    """Evidence in an S3-compatible object store (MinIO, Ceph RGW, AWS S3), laid out like
+    the folder: ``{prefix}{camera}/{YYYYMMDD}/{event}/{name}``. The database keeps the same
+    relative paths as with the folder; the console and the dispatch side get expiring
+    signed URLs (``url``) instead of a static file route.
+
+    ``client`` is a boto3 S3 client (made from the arguments when not given).
+    """
+
+    def __init__(self, bucket: str, *, prefix: str = "", jpeg_quality: int = 85,
+                 url_ttl_s: int = 900, client: Any = None, endpoint_url: str | None = None,
+                 region: str = "us-east-1", access_key: str | None = None,
+                 secret_key: str | None = None, create_bucket: bool = False) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3", endpoint_url=endpoint_url or None, region_name=region,
+                aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
+                config=Config(signature_version="s3v4", retries={"max_attempts": 5,
+                                                                 "mode": "standard"},
+                              s3={"addressing_style": "path"}))
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.jpeg_quality = jpeg_quality
+        self.url_ttl_s = url_ttl_s
+        if create_bucket:
+            self.ensure_bucket()
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it is missing (compose files, tests)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def folder(self, camera_id: str, event_id: str, when: float) -> str:
+        day = datetime.fromtimestamp(when, UTC).strftime("%Y%m%d")
+        return f"{camera_id}/{day}/{event_id}"
+
+    def key(self, relative: str) -> str:
+        parts = relative.split("/")
+        if relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"evidence path escapes the evidence store: {relative}")
+        return f"{self.prefix}{relative}"
+
+    def write_jpeg(self, relative: str, image: np.ndarray) -> str:
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise RuntimeError(f"JPEG encoding failed for {relative}")
+        self.client.put_object(Bucket=self.bucket, Key=self.key(relative), Body=data.tobytes(),
+                               ContentType="image/jpeg")
+        return relative
+
+    def write_clip(self, relative: str, info: StreamInfo, packets: Sequence[EncodedPacket]) -> str:
+        key = self.key(relative)
+        with tempfile.TemporaryDirectory(prefix="lianqin-clip-") as tmp:
+            path = Path(tmp) / "clip.mp4"
+            write_clip(path, info, packets)
+            self.client.upload_file(str(path), self.bucket, key,
+                                    ExtraArgs={"ContentType": "video/mp4"})
+        return relative
+
+    def read(self, relative: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self.key(relative))["Body"].read()
+
+    def url(self, relative: str, ttl_s: int | None = None) -> str:
+        """A signed GET URL for ``relative`` that expires after ``ttl_s`` seconds."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.key(relative)},
+            ExpiresIn=ttl_s or self.url_ttl_s)
+
+    def delete_folder(self, relative: str) -> int:
+        """Delete every object under ``relative/``; returns how many."""
+        prefix = self.key(relative.rstrip("/")) + "/"
+        deleted = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+                deleted += len(keys)
+        return deleted
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -10,6 +10,8 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
 # mosquitto: the order-bridge and scale tests start their own broker.
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
+# docker-compose: the scale tests validate docker/'s compose files (no daemon needed).
+command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 # A Chinese font, so that the console's screenshots show text instead of boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need="$need fonts-wqy-microhei"
 # The real RTSP server of the camera-adapter tests: GStreamer's, run by the system Python.

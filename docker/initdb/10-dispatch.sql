@@ -1,0 +1,2 @@
+-- The embedded dispatch core keeps its own database beside the event store.
+CREATE DATABASE dispatch OWNER lianqin;
