@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -59,8 +60,19 @@ def create_app(context: AppContext) -> FastAPI:
     for prefix, router, guards in included:
         app.include_router(router, prefix=prefix, dependencies=[Depends(g) for g in guards])
     app.state.included = included
-    context.evidence_dir.mkdir(parents=True, exist_ok=True)
-    app.mount("/evidence", GuardedFiles(directory=context.evidence_dir), name="evidence")
+    store = context.extra.get("evidence_store")
+    if store is not None and hasattr(store, "url"):
+        # Evidence in an S3-compatible store: signed-in accounts are sent on to an
+        # expiring signed URL (the object store serves the bytes, with byte ranges).
+        @app.get("/evidence/{path:path}", include_in_schema=False,
+                 dependencies=[Depends(EVIDENCE)])
+        def evidence(path: str) -> RedirectResponse:
+            if not path or ".." in path.split("/"):
+                raise HTTPException(404, f"no evidence at {path}")
+            return RedirectResponse(store.url(path), status_code=307)
+    else:
+        context.evidence_dir.mkdir(parents=True, exist_ok=True)
+        app.mount("/evidence", GuardedFiles(directory=context.evidence_dir), name="evidence")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/health", tags=["health"])

@@ -57,11 +57,12 @@ class CentralProcess:
         self.url = ""
 
     def start(self) -> str:
-        self.url = self.runtime.start()
-        assert self.runtime.patrol is not None
         self.evidence = build_evidence_store(self.settings, self.config.storage.evidence_dir,
                                              self.config.evidence.jpeg_quality,
                                              create_bucket=bool(self.settings.s3_bucket))
+        self.runtime.evidence_store = self.evidence
+        self.url = self.runtime.start()
+        assert self.runtime.patrol is not None
         self.runtime.patrol.evidence = self.evidence
         self.ingest = EventIngest(self.settings, self.runtime.patrol.sessions,
                                   self.runtime.patrol)

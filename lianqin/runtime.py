@@ -36,8 +36,10 @@ class Runtime:
 
     def __init__(self, config: LianqinConfig, *, port: int | None = None,
                  sources: dict[str, FrameSource] | None = None, patrol: bool = True,
-                 config_path: Path | None = None) -> None:
+                 config_path: Path | None = None, evidence_store: Any = None) -> None:
         self.config = config
+        # An S3-compatible evidence store (scaled out): the console links to signed URLs.
+        self.evidence_store = evidence_store
         self.config_path = config_path  # zone edits from the console are saved there
         # In-process token of this service (order bridge, console → dispatch API); never stored.
         self.service_token = new_token()
@@ -94,7 +96,8 @@ class Runtime:
                              dispatch_token=self.service_token if own else None,
                              service_token_hashes=frozenset({digest(self.service_token)}),
                              config_path=self.config_path, public_url=public,
-                             extra={"bridge_router": self.bridge.router() if self.bridge else None})
+                             extra={"bridge_router": self.bridge.router() if self.bridge else None,
+                                    "evidence_store": self.evidence_store})
         self.context = context
         self._server, self._server_thread = serve_in_thread(create_app(context), sock)
         if self.bridge is not None:

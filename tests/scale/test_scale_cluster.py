@@ -34,6 +34,7 @@ CAMERAS = 30
 EVENT_CAMERAS = 6  # dust scenes that raise events; the others are quiet
 TTL_S, HEARTBEAT_S = 6.0, 1.0
 BUCKET = "evidence"
+ADMIN_PASSWORD = "central-admin-password-1"
 
 
 def _config(tmp: Path, pg: str) -> Path:
@@ -147,14 +148,15 @@ def test_workers_share_take_over_and_rebalance(tmp_path: Path, pg_url: str,  # n
            "LIANQIN_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
            "LIANQIN_S3_ENDPOINT_URL": s3_endpoint, "LIANQIN_S3_BUCKET": BUCKET,
            "LIANQIN_LEASE_TTL_S": str(TTL_S), "LIANQIN_HEARTBEAT_S": str(HEARTBEAT_S),
-           "LIANQIN_METRICS_HOST": "127.0.0.1", "LIANQIN_METRICS_PORT": "0"}
+           "LIANQIN_METRICS_HOST": "127.0.0.1", "LIANQIN_METRICS_PORT": "0",
+           "LIANQIN_ADMIN_PASSWORD": ADMIN_PASSWORD}
     procs: dict[str, Proc] = {}
     recorder = Recorder(mqtt_port)
     engine = create_engine(pg_url)
     try:
         procs["central"] = Proc(["central", str(config), "--port", "0"], env,
                                 tmp_path / "central.log")
-        procs["central"].wait_for(r"lianqin central serving on (\S+)/")
+        central_url = procs["central"].wait_for(r"lianqin central serving on (\S+)/").group(1)
         assert recorder.ready.wait(10)
         for wid in ("w1", "w2", "w3"):
             procs[wid] = Proc(["worker", str(config), "--worker-id", wid], env,
@@ -251,6 +253,17 @@ def test_workers_share_take_over_and_rebalance(tmp_path: Path, pg_url: str,  # n
         s3 = s3_client(s3_endpoint)
         for event in events:
             s3.head_object(Bucket=BUCKET, Key=event["snapshot"])  # raises when missing
+        # the console's evidence link: a signed-in account is sent on to a signed S3 URL
+        with httpx.Client(base_url=central_url, timeout=30) as console:
+            link = f"/evidence/{events[0]['snapshot']}"
+            assert console.get(link).status_code == 401
+            console.post("/api/auth/login", json={"name": "admin", "password": ADMIN_PASSWORD}
+                         ).raise_for_status()
+            moved = console.get(link, follow_redirects=False)
+            assert moved.status_code == 307, moved.text
+            assert "Signature" in moved.headers["location"]
+            picture = httpx.get(moved.headers["location"], timeout=30)
+            assert picture.status_code == 200 and picture.content[:2] == b"\xff\xd8"
 
         # orders: at most one per camera (a re-detection after takeover joins the order)
         def orders() -> Counter:
