@@ -78,10 +78,10 @@ def proc_rss_mb(pid: int) -> float:
 
 # -- the patrol process -----------------------------------------------------------------
 def client(args: argparse.Namespace) -> None:
-    from camera_adapters.rtsp import limit_malloc_arenas
-
     if args.malloc_arenas:
-        limit_malloc_arenas(args.malloc_arenas)  # before any camera thread starts
+        from camera_adapters.rtsp import limit_malloc_arenas
+
+        limit_malloc_arenas(args.malloc_arenas, args.mmap_threshold or None)  # before threads
     from lianqin.config import parse_config
     from patrol.service import PatrolService
     from patrol.store import open_engine, session_factory
@@ -144,7 +144,8 @@ class Server:
 
 
 def run_patrol(server: Server, n: int, decode: str, fps: float, warmup: float,
-               seconds: float, fast: bool = False, procs: int = 1, arenas: int = 2) -> dict:
+               seconds: float, fast: bool = False, procs: int = 1, arenas: int = 2,
+               mmap_threshold: int = 0) -> dict:
     """N cameras over ``procs`` patrol processes, measured over the same window."""
     shares = [n // procs + (i < n % procs) for i in range(procs)]
     connect = max(shares) * 0.05
@@ -153,7 +154,8 @@ def run_patrol(server: Server, n: int, decode: str, fps: float, warmup: float,
         cmd = [sys.executable, __file__, "client", "--n", str(share), "--first",
                str(sum(shares[:i])), "--decode", decode, "--fps", str(fps), "--port",
                str(server.port), "--warmup", str(warmup), "--seconds", str(seconds),
-               "--malloc-arenas", str(arenas)] + (["--fast"] if fast else [])
+               "--malloc-arenas", str(arenas), "--mmap-threshold", str(mmap_threshold)]
+        cmd += ["--fast"] if fast else []
         clients.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT))
     time.sleep(connect + warmup)
     s0, load0 = server.cpu_s(), os.getloadavg()[0]
@@ -241,6 +243,7 @@ def main() -> None:
     c.add_argument("--seconds", type=float, default=30)
     c.add_argument("--fast", action="store_true", help="fast_decode (no deblocking)")
     c.add_argument("--malloc-arenas", type=int, default=2)
+    c.add_argument("--mmap-threshold", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="fewer and shorter runs")
     parser.add_argument("--only", help="comma-separated rows to run: " + ",".join(ROWS))
     parser.add_argument("--max-n", type=int, default=100,
@@ -249,6 +252,8 @@ def main() -> None:
                         help="patrol processes for --search (default 2)")
     parser.add_argument("--malloc-arenas", type=int, default=2,
                         help="glibc malloc arenas per patrol process (0: glibc's default)")
+    parser.add_argument("--mmap-threshold", type=int, default=0,
+                        help="glibc mmap threshold in bytes per patrol process (0: glibc's)")
     parser.add_argument("--warmup", type=float, help="seconds before measuring")
     parser.add_argument("--seconds", type=float, help="seconds measured")
     parser.add_argument("--search", type=int, nargs="*", metavar="N",
@@ -267,7 +272,8 @@ def main() -> None:
         if args.search:
             for n in args.search:
                 rows.append(report(run_patrol(server, n, "keyframes", 0.5, warm, secs,
-                                              procs=args.procs, arenas=args.malloc_arenas)))
+                                              procs=args.procs, arenas=args.malloc_arenas,
+                                              mmap_threshold=args.mmap_threshold)))
                 if not rows[-1]["keeps_up"]:
                     break
         else:
@@ -278,7 +284,8 @@ def main() -> None:
                     rows.append(report(run_ffmpeg(server, n, warm, secs)))
                 else:
                     rows.append(report(run_patrol(server, n or args.max_n, decode, fps, warm,
-                                                  secs, fast, procs, args.malloc_arenas)))
+                                                  secs, fast, procs, args.malloc_arenas,
+                                                  args.mmap_threshold)))
     finally:
         server.stop()
     print(f"\n| setup | N | processes | CPU-s per stream-minute | N by CPU on {CORES} cores "
