@@ -344,6 +344,7 @@ class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMix
         self._index = 0
         self._stride: int | None = None  # keyframe_stride(), refreshed at each keyframe
         self._on_gpu = False
+        self._own_decoder = True  # a decoder per keyframe (see _decode_keyframe)
         self.info: StreamInfo | None = None
 
     # -- capabilities ---------------------------------------------------------------
@@ -396,6 +397,7 @@ class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMix
         self._keyframes_seen = 0
         self._key_ts.clear()
         self._stride = self.keyframe_stride()
+        self._own_decoder = True
         ctx = self._reader.stream.codec_context
         self._on_gpu = bool(self._reader.hwaccel is not None and ctx.is_hwaccel)
         if self._reader.hwaccel is not None and not self._on_gpu:
@@ -450,20 +452,26 @@ class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMix
         and the decoder is set up in microseconds beside the keyframe's ~25 ms. On the GPU
         with the stream's decoder, drained and flushed (a CUDA decoder is costly to set up)."""
         packet = _one_packet(raws)
-        if self._on_gpu:
-            ctx = self._reader.stream.codec_context
-        else:
-            stream_ctx = self._reader.stream.codec_context
+        stream_ctx = self._reader.stream.codec_context
+        frames: list[av.VideoFrame] = []
+        if not self._on_gpu and self._own_decoder:
             ctx = av.CodecContext.create(stream_ctx.name, "r")
             if stream_ctx.extradata:
                 ctx.extradata = stream_ctx.extradata
             ctx.thread_count = 1
             ctx.options = self._decoder_options()
-        ctx.skip_frame = "NONKEY"
-        frames = self._send(ctx, packet)
-        frames += self._send(ctx, None)  # drain: the keyframe comes out now, not a GOP later
-        if self._on_gpu:
-            ctx.flush_buffers()
+            frames = self._send(ctx, packet)
+            frames += self._send(ctx, None)  # drain: the keyframe comes out now
+        if not frames:
+            # On the GPU; or a keyframe a fresh decoder cannot take (parameter sets sent
+            # once, not in the SDP): the stream's decoder, which keeps them, from then on.
+            stream_ctx.skip_frame = "NONKEY"
+            frames = self._send(stream_ctx, packet)
+            frames += self._send(stream_ctx, None)  # drain: now, not a GOP later
+            stream_ctx.flush_buffers()
+            if frames and self._own_decoder and not self._on_gpu:
+                self._own_decoder = False
+                log.info("camera %s: keyframes need the stream's decoder", self.camera_id)
         if not frames:
             return None
         self._stats.decoded += 1
