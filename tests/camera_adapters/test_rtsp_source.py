@@ -183,3 +183,14 @@ def test_hwaccel_cuda_falls_back_to_cpu_decoding_with_a_log_line(gst_rtsp, caplo
 def test_hwaccel_is_validated():
     with pytest.raises(ValueError, match="hwaccel"):
         RtspSourceConfig(url="rtsp://10.0.0.5/ch1", hwaccel="vaapi")
+
+
+def test_limit_malloc_arenas_takes_effect_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = ("from camera_adapters.rtsp import limit_malloc_arenas; "
+            "print(limit_malloc_arenas(2), limit_malloc_arenas(2, mmap_threshold=1 << 20))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["True", "True"], out.stderr
