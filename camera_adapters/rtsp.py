@@ -9,7 +9,7 @@
 - **Main and sub stream**: with ``sub_url`` the sub stream is analysed and the main
   stream is only demuxed (no decoding) for clips, through :meth:`RtspSource.recording_source`.
 - **Cheap intake**: a keyframe is decoded by a decoder made for it and dropped after it,
-  so no camera holds a decoder's picture pool between keyframes (about 5 MB of a 1080p
+  so no camera holds a decoder's picture pool between keyframes (3–5 MB of a 1080p
   stream); non-keyframes cost a few attribute look-ups in Python and a copy into the ring.
 - **NVDEC** (``hwaccel: cuda``): keyframes (or every frame) are decoded on the GPU through
   PyAV's :class:`~av.codec.hwaccel.HWAccel`; without a usable CUDA device the source
