@@ -217,6 +217,7 @@ def report(r: dict) -> dict:
         "server_cpu_s_per_stream_min": round(r["server_cpu_s"] / r["n"] / (r["wall_s"] / 60), 2),
         "rss_mb_per_stream": round((r["rss_mb"] - r["base_rss_mb"]) / r["n"], 1),
         "delivered": round(delivered, 2), "keeps_up": r["keeps_up"],
+        "why": {k: round(r[k], 1) for k in ("live", "analysed_min", "due", "fps_min") if k in r},
         "load": round(r["load"], 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
