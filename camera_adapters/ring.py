@@ -10,7 +10,10 @@ from camera_adapters.frame import EncodedPacket
 
 
 class PacketRing:
-    """Keeps the last ``seconds`` of encoded packets (plus the GOP that starts before them).
+    """Keeps the last ``seconds`` of encoded packets (plus the GOP that starts before them),
+    and with ``max_bytes`` at most that many bytes of them (whole GOPs are dropped first;
+    the newest GOP is always kept), so that a camera streaming at a higher bitrate than
+    planned cannot take the machine's memory.
 
     Thread-safe: the capture loop appends while the evidence writer slices.
 
@@ -21,16 +24,28 @@ class PacketRing:
         [0.0, 0.5]
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, max_bytes: int | None = None) -> None:
         if seconds <= 0:
             raise ValueError(f"seconds must be > 0, got {seconds}")
+        if max_bytes is not None and max_bytes <= 0:
+            raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
         self.seconds = seconds
+        self.max_bytes = max_bytes
         self._packets: deque[EncodedPacket] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
 
+    @property
+    def bytes(self) -> int:
+        """Bytes of packet data held."""
+        return self._bytes
+
     def extend(self, packets: Iterable[EncodedPacket]) -> None:
+        packets = list(packets)
+        size = sum(len(p.data) for p in packets)
         with self._lock:
             self._packets.extend(packets)
+            self._bytes += size
             self._trim()
 
     def _trim(self) -> None:
@@ -42,10 +57,11 @@ class PacketRing:
             second_key = next(
                 (i for i, p in enumerate(self._packets) if i > 0 and p.keyframe), None
             )
-            if second_key is None or self._packets[second_key].ts > horizon:
+            if second_key is None or (self._packets[second_key].ts > horizon and (
+                    self.max_bytes is None or self._bytes <= self.max_bytes)):
                 break
             for _ in range(second_key):
-                self._packets.popleft()
+                self._bytes -= len(self._packets.popleft().data)
 
     @property
     def latest_ts(self) -> float | None:
@@ -72,3 +88,4 @@ class PacketRing:
     def clear(self) -> None:
         with self._lock:
             self._packets.clear()
+            self._bytes = 0

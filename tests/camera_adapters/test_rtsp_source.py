@@ -153,3 +153,44 @@ def test_live_again_within_10_s_of_the_server_returning(gst_rtsp, tmp_path, capl
         worker.stop()
     text = caplog.text + str(worker.status.error)
     assert RTSP_PASSWORD not in text
+
+
+def test_hwaccel_cuda_falls_back_to_cpu_decoding_with_a_log_line(gst_rtsp, caplog, monkeypatch):
+    """Where no CUDA device can be opened (this CPU machine) the camera still decodes, on
+    the CPU, and says so once; with a GPU, the frames come from NVDEC."""
+    import camera_adapters.rtsp as rtsp
+
+    monkeypatch.setattr(rtsp, "_cuda_checked", False)  # as in a fresh process
+    monkeypatch.setattr(rtsp, "_cuda_error", None)
+    caplog.set_level(logging.INFO, logger="camera_adapters.rtsp")
+    source = RtspSource("cam", _config(gst_rtsp, hwaccel="cuda", fast_decode=True))
+    source.set_analysis_rate(1)  # GOP 1 s: every keyframe
+    source.open()
+    try:
+        frames = [source.read() for _ in range(3)]
+    finally:
+        source.close()
+    assert all(f.image.shape == (180, 320, 3) and f.image.std() > 5 for f in frames)
+    assert source.intake.snapshot().decoded == 3
+    if rtsp._cuda_error is not None:
+        assert not source.on_gpu
+        lines = [r.getMessage() for r in caplog.records if "hwaccel cuda" in r.getMessage()]
+        assert len(lines) == 1 and "decoding on the CPU" in lines[0]
+    else:
+        assert source.on_gpu and "decoding with CUDA" in caplog.text
+
+
+def test_hwaccel_is_validated():
+    with pytest.raises(ValueError, match="hwaccel"):
+        RtspSourceConfig(url="rtsp://10.0.0.5/ch1", hwaccel="vaapi")
+
+
+def test_limit_malloc_arenas_takes_effect_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = ("from camera_adapters.rtsp import limit_malloc_arenas; "
+            "print(limit_malloc_arenas(2), limit_malloc_arenas(2, mmap_threshold=1 << 20))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["True", "True"], out.stderr
