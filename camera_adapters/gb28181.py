@@ -57,6 +57,7 @@ class Gb28181SourceConfig(BaseModel):
                                                         description="As for rtsp sources.")
     timeout_s: float = Field(default=10.0, gt=0, le=120, description="HTTP and RTSP timeouts.")
     fast_decode: bool = Field(default=False, description="As for rtsp sources.")
+    hwaccel: Literal["cuda"] | None = Field(default=None, description="As for rtsp sources.")
 
     def remember_secrets(self) -> None:
         for secret in (self.token, self.media_secret):
@@ -206,7 +207,7 @@ class Gb28181Source(FrameSource, SamplingMixin, PacketSinkMixin):
         self.play_url = self.platform.play(cfg.device_id, cfg.channel_id)
         self._rtsp = RtspSource(self.camera_id, RtspSourceConfig(
             url=self.play_url, transport=cfg.transport, decode=cfg.decode,
-            fast_decode=cfg.fast_decode,
+            fast_decode=cfg.fast_decode, hwaccel=cfg.hwaccel,
             connect_timeout_s=cfg.timeout_s, read_timeout_s=cfg.timeout_s),
             epoch=self._epoch, stats=self._stats)
         if self._analyse_fps is not None:

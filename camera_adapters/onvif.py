@@ -64,6 +64,7 @@ class OnvifSourceConfig(BaseModel):
     output_width: int | None = Field(default=None, ge=64, le=7680,
                                      description="Scale decoded pictures to this width.")
     fast_decode: bool = Field(default=False, description="As for rtsp sources.")
+    hwaccel: Literal["cuda"] | None = Field(default=None, description="As for rtsp sources.")
 
     def secret(self) -> str | None:
         return self.password.get_secret_value() if self.password is not None else None
@@ -251,7 +252,7 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin, Pa
             url=url, sub_url=sub_url, username=cfg.username, password=cfg.password,
             transport=cfg.transport, connect_timeout_s=cfg.connect_timeout_s,
             read_timeout_s=cfg.read_timeout_s, decode=cfg.decode, output_width=cfg.output_width,
-            fast_decode=cfg.fast_decode)
+            fast_decode=cfg.fast_decode, hwaccel=cfg.hwaccel)
 
     def _ensure_rtsp(self) -> RtspSource:
         with self._lock:
