@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import Detector
+from vision.base import REPORT_FLOOR, Detector
 from vision.config import DustDetectorConfig
 from vision.imageops import (
     BLOCK,
@@ -174,10 +174,11 @@ class DustDetector(Detector):
             parts = (float(self._evidence[m].mean()),
                      float(np.clip(rise[m].mean() / HAZE_FULL, 0, 1)), self._spread(m))
             score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence:
+            if score >= cfg.min_confidence * REPORT_FLOOR:
                 boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
                 scores.append(score)
         if not boxes:
             return Detections.empty()
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32))
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})

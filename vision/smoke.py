@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import Detector
+from vision.base import REPORT_FLOOR, Detector
 from vision.config import SmokeDetectorConfig
 from vision.imageops import (
     BLOCK,
@@ -190,10 +190,11 @@ class SmokeDetector(Detector):
             parts = (float(self._evidence[m].mean()), float(cues["desat"][m].mean()),
                      float(cues["edge"][m].mean()), self._drift(m))
             score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence:
+            if score >= cfg.min_confidence * REPORT_FLOOR:
                 boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
                 scores.append(score)
         if not boxes:
             return Detections.empty()
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32))
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})
