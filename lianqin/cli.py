@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from camera_adapters.secrets import mask_text
-from lianqin import cli_camera
+from lianqin import cli_camera, cli_model
 
 
 class _MaskingFormatter(logging.Formatter):
@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     example = csub.add_parser("example", help="print the annotated example configuration")
     example.set_defaults(func=cmd_config_example)
     cli_camera.register(sub)
+    cli_model.register(sub)
     return parser
 
 

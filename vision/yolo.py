@@ -99,7 +99,7 @@ class ModelCard(BaseModel):
                                  for e in exc.errors())
             raise ModelCardError(f"model card {path}: {problems}") from exc
         if not card.file.is_absolute():
-            card = card.model_copy(update={"file": (path.parent / card.file).resolve()})
+            card = card.model_copy(update={"file": (path.parent / card.file).absolute()})
         return card
 
     def threshold(self, role: str) -> float:
