@@ -138,11 +138,10 @@ def sequence_interval(note: str) -> float:
     return float(m.group(1)) * 60 if m else 1.0
 
 
-def run_row(args: tuple[str, LianqinConfig, Path, str, str, bool, str]) -> RowResult:
-    name, config, eval_dir, rel, kind, present, note = args
+def run_row(args: tuple[str, LianqinConfig, Path, str, str, bool, str, float]) -> RowResult:
+    name, config, eval_dir, rel, kind, present, note, interval = args
     cv2.setNumThreads(1)
     path = eval_dir / rel
-    interval = sequence_interval(note)
     started = time.perf_counter()
     found = scan(path, config, kinds=[EventKind(kind)], fps=ANALYSED_FPS, interval_s=interval,
                  progress=False)
@@ -462,9 +461,14 @@ def main(argv: list[str] | None = None) -> int:
 
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         if have_eval and "truth" in sections:
-            jobs = [(name, cfg, args.eval_dir, rel, kind, present, note)
-                    for name, cfg in configs.items()
-                    for rel, kind, present, note in read_truth(args.eval_dir)
+            truth = read_truth(args.eval_dir)
+            # a sequence's frame interval, from any of its rows' notes ("3 min apart")
+            intervals: dict[str, float] = {}
+            for rel, _, _, note in truth:
+                if sequence_interval(note) != 1.0:
+                    intervals[rel] = sequence_interval(note)
+            jobs = [(name, cfg, args.eval_dir, rel, kind, present, note, intervals.get(rel, 1.0))
+                    for name, cfg in configs.items() for rel, kind, present, note in truth
                     if args.rows in rel]
             rows = list(pool.map(run_row, jobs))
             table = summarise_truth(rows)

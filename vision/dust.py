@@ -9,7 +9,9 @@ Method, on 8x8 blocks of a 320-pixel-wide copy of the frame:
    a block is hazier when its dark channel rose by ``haze_rise`` grey levels *and* its
    contrast fell below ``contrast_drop`` of the baseline.
 2. *Soil-coloured, desaturated chroma*: the block is a brown-grey, i.e. low to moderate
-   saturation (max - min) / max with red at least as strong as blue. Blue sky, green
+   saturation (max - min) / max with red at least as strong as blue; a whole region must
+   be warm on average (red above blue by ``WARM_REGION``), which neutral cloud and fog
+   are not, and must not hang from the top edge across the view (a weather veil). Blue sky, green
    vegetation and saturated paint (machinery, vests) fail this.
 3. *Turbulent motion*: a good share of the block's pixels change between analysed frames
    by a small amount (a drifting veil), not by the large amount of a solid object.
@@ -37,6 +39,7 @@ from vision.imageops import (
     block_mean,
     boxes_to_image,
     frame_dt,
+    is_veil,
     rate,
     regions,
     view_moved,
@@ -48,6 +51,8 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
+WARM_REGION = 5.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
+# weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
 EVIDENCE_ON = 0.5  # evidence at which a block counts as dust
 FROZEN_EVIDENCE = 0.2  # blocks this suspicious keep their baseline frozen
@@ -93,7 +98,7 @@ class DustDetector(Detector):
             self._start(dark, contrast, gray, frame.ts)
             return Detections.empty()
         dt = frame_dt(self._last_ts, frame.ts)
-        rise, candidate = self._cues(img, gray, dark, contrast)
+        rise, candidate, warmth = self._cues(img, gray, dark, contrast)
         if small_mask is not None:
             candidate &= block_mean(small_mask > 0) > 0
         assert self._evidence is not None
@@ -105,7 +110,7 @@ class DustDetector(Detector):
         self._history.append((frame.ts, dusty))
         while self._history[0][0] < frame.ts - HISTORY_S:
             self._history.popleft()
-        return self._regions(dusty, rise, scale, frame)
+        return self._regions(dusty, rise, warmth, scale, frame)
 
     @staticmethod
     def _block_stats(img: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +128,7 @@ class DustDetector(Detector):
         self._history.clear()
 
     def _cues(self, img: np.ndarray, gray: np.ndarray, dark: np.ndarray,
-              contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         assert self._base_dark is not None and self._base_contrast is not None
         assert self._prev_gray is not None
@@ -138,7 +143,7 @@ class DustDetector(Detector):
         change = np.abs(gray - self._prev_gray)
         turbulent = (block_mean(change > cfg.flicker_threshold) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
-        return rise, hazier & soil & turbulent
+        return rise, hazier & soil & turbulent, r - b
 
     def _update_baseline(self, dark: np.ndarray, contrast: np.ndarray, dt: float) -> None:
         assert self._base_dark is not None and self._base_contrast is not None
@@ -161,16 +166,18 @@ class DustDetector(Detector):
         wider = (np.ptp(cols_now) + 1) / (np.ptp(cols_old) + 1) - 1.0
         return float(np.clip(0.5 + wider, 0.0, 1.0))
 
-    def _regions(self, dusty: np.ndarray, rise: np.ndarray, scale: float,
-                 frame: Frame) -> Detections:
+    def _regions(self, dusty: np.ndarray, rise: np.ndarray, warmth: np.ndarray,
+                 scale: float, frame: Frame) -> Detections:
         cfg = self.config
         assert self._evidence is not None
         n_blocks = dusty.size
         boxes, scores = [], []
         for reg in regions(dusty, max(int(cfg.min_area * n_blocks), 1), BRIDGE):
-            if reg.area > cfg.max_area * n_blocks:
+            if reg.area > cfg.max_area * n_blocks or is_veil(reg, dusty.shape):
                 continue
             m = reg.mask & dusty  # score the dusty cells, not the bridged gaps
+            if float(warmth[m].mean()) < WARM_REGION:
+                continue  # neutral or bluish grey: cloud, fog, exhaust, not soil
             parts = (float(self._evidence[m].mean()),
                      float(np.clip(rise[m].mean() / HAZE_FULL, 0, 1)), self._spread(m))
             score = float(np.dot(WEIGHTS, parts))

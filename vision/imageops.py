@@ -97,6 +97,15 @@ def regions(binary: np.ndarray, min_area: int, bridge: int = 0) -> list[Region]:
     return out
 
 
+VEIL_WIDTH = 0.6  # a region this wide (share of the view) hanging from the top edge is a
+# weather veil (low cloud, fog bank), not a plume: smoke and dust rise from a source
+
+
+def is_veil(reg: Region, shape: tuple[int, int]) -> bool:
+    """Whether a region hangs from the top edge across most of the view's width."""
+    return reg.y1 == 0 and (reg.x2 - reg.x1) >= VEIL_WIDTH * shape[1]
+
+
 def boxes_to_image(boxes: list[tuple[float, float, float, float]], scale: float,
                    width: int, height: int) -> np.ndarray:
     """(n, 4) float32 boxes scaled by ``scale`` and clipped to the image."""

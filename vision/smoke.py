@@ -19,7 +19,9 @@ cues must hold for seconds, not one frame). Connected blocks with enough evidenc
 regions; a region's confidence combines its evidence with its mean desaturation, edge loss
 and its upward drift / growth over a window of a few seconds (smoke rises and spreads).
 When most of the view changes at once (a PTZ move, a shaken camera) the background
-models are learnt anew rather than trusted.
+models are learnt anew rather than trusted. A region hanging from the top edge across
+most of the view's width is a weather veil (low cloud lifting, a fog bank) and is
+rejected: a plume rises from a source.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from vision.imageops import (
     chroma,
     edge_energy,
     frame_dt,
+    is_veil,
     rate,
     regions,
     to_pixels,
@@ -184,7 +187,7 @@ class SmokeDetector(Detector):
         found = regions(smoke, max(int(cfg.min_area * n_blocks), 1), BRIDGE)
         boxes, scores = [], []
         for reg in found:
-            if reg.area > cfg.max_area * n_blocks:
+            if reg.area > cfg.max_area * n_blocks or is_veil(reg, smoke.shape):
                 continue
             m = reg.mask & smoke  # score the smoke cells, not the bridged gaps
             parts = (float(self._evidence[m].mean()), float(cues["desat"][m].mean()),

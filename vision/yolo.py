@@ -265,5 +265,7 @@ def card_for(card_path: Path | None, model: Path | None, *, default_classes: dic
 
 
 def frame_key(frame: Any, image: np.ndarray) -> tuple[Any, ...]:
-    """Memo key of a frame: same camera, index, time and picture size."""
-    return (frame.camera_id, frame.index, frame.ts, image.shape)
+    """Memo key of a frame: same camera, index, source and wall time, and picture size
+    (a scan of single images restarts index and time at 0 for every file; wall time tells
+    them apart)."""
+    return (frame.camera_id, frame.index, frame.ts, frame.wall_ts, image.shape)
