@@ -137,8 +137,10 @@ class CrowdDetectorConfig(_Strict):
                                      "scoring below this are ignored.")
     min_people: int = Field(10, ge=2, le=10_000, description="Smallest group reported as a "
                             "crowd (the standard's gathering: 10 or more).")
-    cluster_eps: float = Field(1.0, gt=0, le=10, description="Two people belong to one group "
-                               "when their feet are closer than this many person heights.")
+    cluster_eps: float = Field(2.0, gt=0, le=10, description="Two people belong to one group "
+                               "when their feet are closer than this many person heights "
+                               "(2: about 3.5 m, people sharing a square or a pavement "
+                               "stretch; 1: shoulder to shoulder).")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Groups scoring below this "
                                   "are not reported.")
     nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which person boxes "
