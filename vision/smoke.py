@@ -22,6 +22,9 @@ When most of the view changes at once (a PTZ move, a shaken camera) the backgrou
 models are learnt anew rather than trusted. A region hanging from the top edge across
 most of the view's width is a weather veil (low cloud lifting, a fog bank) and is
 rejected: a plume rises from a source.
+
+At night (a dark view) smoke is all but invisible; the detector looks for fire instead:
+flame-coloured blocks that flicker (:mod:`vision.flame`), reported with ``data["night"]``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 from camera_adapters.frame import Frame
 from vision.base import REPORT_FLOOR, Detector
 from vision.config import SmokeDetectorConfig
+from vision.flame import FlameCue, is_night
 from vision.imageops import (
     BLOCK,
     block_mean,
@@ -91,6 +95,31 @@ class SmokeDetector(Detector):
         self._evidence: np.ndarray | None = None
         self._last_ts: float | None = None
         self._history: deque[tuple[float, np.ndarray]] = deque()
+        self._flame = FlameCue(self.config.evidence_s)
+
+    def _night(self, img: np.ndarray, gray: np.ndarray, small_mask: np.ndarray | None,
+               dt: float, scale: float, frame: Frame) -> Detections:
+        """At night: flickering flame colour instead of the daytime smoke cues."""
+        fire = self._flame.update(img, dt)
+        if small_mask is not None:
+            fire &= block_mean(small_mask > 0) > 0
+        self._prev_gray, self._last_ts = gray, frame.ts
+        self._bg = img.copy()  # daytime cues start afresh at dawn
+        cfg = self.config
+        evidence = self._flame.evidence
+        assert evidence is not None
+        boxes, scores = [], []
+        for reg in regions(fire, 1, BRIDGE):
+            score = 0.5 + 0.5 * float(evidence[reg.mask & fire].mean())
+            if score >= cfg.min_confidence * REPORT_FLOOR:
+                boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
+                scores.append(score)
+        if not boxes:
+            return Detections.empty()
+        xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32),
+                           "night": np.ones(len(scores), bool)})
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         small, small_mask, scale = work_frame(frame.image, mask)
@@ -104,6 +133,9 @@ class SmokeDetector(Detector):
             self._start(img, gray, frame.ts)
             return Detections.empty()
         dt = frame_dt(self._last_ts, frame.ts)
+        if is_night(gray):
+            return self._night(img, gray, small_mask, dt, scale, frame)
+        self._flame.reset()
         cues = self._block_cues(img, gray)
         candidate = cues["candidate"]
         if small_mask is not None:
