@@ -284,13 +284,13 @@ def still_boxes(config: LianqinConfig, kind: EventKind, image: np.ndarray
 
 def score_labelled(name: str, config: LianqinConfig, folder: Path, kind: EventKind) -> FrameScore:
     images = list_images(folder / "images")
-    all_scores, all_hits, n_truth, n_pred_at, tp_at = [], [], 0, 0, 0
+    all_scores, all_hits, n_pred_at, tp_at = [], [], 0, 0
+    n_truth = sum(len(read_labels(folder / "labels" / (p.stem + ".txt"), 1, 1)) for p in images)
     started = time.perf_counter()
     for img_path in images:
         image = cv2.imread(str(img_path))
         truth = read_labels(folder / "labels" / (img_path.stem + ".txt"), image.shape[1],
                             image.shape[0])
-        n_truth += len(truth)
         got = still_boxes(config, kind, image)
         if got is None:
             note = "no boxes on stills: the classical detector is temporal; supply a model card"
@@ -305,7 +305,6 @@ def score_labelled(name: str, config: LianqinConfig, folder: Path, kind: EventKi
         tp_at += int(hits[at].sum())
     scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
     hits = np.concatenate(all_hits) if all_hits else np.zeros(0, bool)
-    # the truth count must include boxes of images read after an early return: all read
     return FrameScore(name, folder.name, kind.value, len(images), n_truth,
                       tp_at / n_pred_at if n_pred_at else None,
                       tp_at / n_truth if n_truth else 0.0,
@@ -470,7 +469,11 @@ def main(argv: list[str] | None = None) -> int:
             jobs = [(name, cfg, args.eval_dir, rel, kind, present, note, intervals.get(rel, 1.0))
                     for name, cfg in configs.items() for rel, kind, present, note in truth
                     if args.rows in rel]
-            rows = list(pool.map(run_row, jobs))
+            rows = []
+            for row in pool.map(run_row, jobs):
+                rows.append(row)
+                print(f"  {row.config} {row.kind} {row.path}: {row.events} events "
+                      f"({'ok' if row.correct else 'WRONG'}, {row.seconds:.0f} s)", flush=True)
             table = summarise_truth(rows)
             print_truth(rows, table)
             report["truth"] = {"rows": [asdict(r) | {"correct": r.correct} for r in rows],
@@ -479,7 +482,11 @@ def main(argv: list[str] | None = None) -> int:
             jobs2 = [(name, cfg, scene, how, args.seconds, 0) for name, cfg in configs.items()
                      if name == "classical" for scene in args.scenes.split(",")
                      for how in args.perturb.split(",")]
-            results = list(pool.map(run_scene, jobs2))
+            results = []
+            for res in pool.map(run_scene, jobs2):
+                results.append(res)
+                print(f"  {res.scene}/{res.perturbation}: found after {res.found} s, "
+                      f"false {res.false}", flush=True)
             print_synthetic(results)
             report["synthetic"] = [asdict(r) | {"found_after_s": r.found, "false_events": r.false}
                                    for r in results]

@@ -42,6 +42,7 @@ from vision.imageops import (
     is_veil,
     rate,
     regions,
+    tolerant_diff,
     view_moved,
     work_frame,
 )
@@ -51,7 +52,7 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
-WARM_REGION = 5.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
+WARM_REGION = 10.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
 # weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
 EVIDENCE_ON = 0.5  # evidence at which a block counts as dust
@@ -140,7 +141,7 @@ class DustDetector(Detector):
         top = np.maximum(np.maximum(b, g), r)
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
-        change = np.abs(gray - self._prev_gray)
+        change = tolerant_diff(gray, self._prev_gray)  # a shaking camera is not turbulence
         turbulent = (block_mean(change > cfg.flicker_threshold) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
         return rise, hazier & soil & turbulent, r - b

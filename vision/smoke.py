@@ -21,7 +21,8 @@ and its upward drift / growth over a window of a few seconds (smoke rises and sp
 When most of the view changes at once (a PTZ move, a shaken camera) the background
 models are learnt anew rather than trusted. A region hanging from the top edge across
 most of the view's width is a weather veil (low cloud lifting, a fog bank) and is
-rejected: a plume rises from a source.
+rejected: a plume rises from a source. Differences are taken allowing a 1-pixel shift
+(2 px of a 640-wide frame), so a shaking camera's edges do not pass for change.
 
 At night (a dark view) smoke is all but invisible; the detector looks for fire instead:
 flame-coloured blocks that flicker (:mod:`vision.flame`), reported with ``data["night"]``.
@@ -50,6 +51,7 @@ from vision.imageops import (
     rate,
     regions,
     to_pixels,
+    tolerant_diff,
     view_moved,
     work_frame,
 )
@@ -163,8 +165,8 @@ class SmokeDetector(Detector):
         assert self._edge_bg is not None
         bg_gray = cv2.cvtColor(self._bg, cv2.COLOR_BGR2GRAY)
         gain = float(np.median(gray) / max(float(np.median(bg_gray)), 1.0))  # lighting drift
-        moving = block_mean(np.abs(gray - bg_gray * gain) > cfg.motion_threshold)
-        change = np.abs(gray - self._prev_gray)
+        moving = block_mean(tolerant_diff(gray, bg_gray * gain) > cfg.motion_threshold)
+        change = tolerant_diff(gray, self._prev_gray)
         flicker = block_mean(change > cfg.flicker_threshold)
         slow = block_mean(change) <= cfg.max_frame_change
         c_now, c_bg = block_mean(chroma(img)), block_mean(chroma(self._bg))
