@@ -64,7 +64,7 @@ class SmokeDetectorConfig(_ModelBacked):
                               "per-block evidence: cues must hold for about this long.")
     background_s: float = Field(10.0, ge=1, le=600, description="Time constant (s) of the "
                                 "background model where nothing is detected.")
-    min_area: float = Field(0.002, ge=0, le=1, description="Smallest region, as a fraction "
+    min_area: float = Field(0.004, ge=0, le=1, description="Smallest region, as a fraction "
                             "of the frame area.")
     max_area: float = Field(0.4, gt=0, le=1, description="Largest region, as a fraction of "
                             "the frame (bigger changes are lighting or camera moves).")

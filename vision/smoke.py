@@ -21,8 +21,9 @@ and its upward drift / growth over a window of a few seconds (smoke rises and sp
 When most of the view changes at once (a PTZ move, a shaken camera) the background
 models are learnt anew rather than trusted. A region hanging from the top edge across
 most of the view's width is a weather veil (low cloud lifting, a fog bank) and is
-rejected: a plume rises from a source. Differences are taken allowing a 1-pixel shift
-(2 px of a 640-wide frame), so a shaking camera's edges do not pass for change.
+rejected: a plume rises from a source. The difference from the background is taken
+allowing a 1-pixel shift (2 px of a 640-wide frame), so a shaking camera's edges do not
+pass for change.
 
 At night (a dark view) smoke is all but invisible; the detector looks for fire instead:
 flame-coloured blocks that flicker (:mod:`vision.flame`), reported with ``data["night"]``.
@@ -50,6 +51,7 @@ from vision.imageops import (
     is_veil,
     rate,
     regions,
+    steady,
     to_pixels,
     tolerant_diff,
     view_moved,
@@ -57,6 +59,9 @@ from vision.imageops import (
 )
 from vision.types import Detections, EventKind
 
+WARMUP_S = 4.0  # the background is the median of the first seconds' frames ...
+WARMUP_FRAMES = 9  # ... at most this many of them
+SMOOTH_SIGMA = 1.0  # work px: blur before comparing with the background (camera shake)
 MOVING_FRACTION = 0.3  # share of a block's pixels that must differ from the background
 FLICKER_FRACTION = 0.35  # share that must change between frames (turbulence, not outline)
 DESAT_MARGIN = 4.0  # chroma may exceed the background's by this much (noise) and still
@@ -98,6 +103,8 @@ class SmokeDetector(Detector):
         self._last_ts: float | None = None
         self._history: deque[tuple[float, np.ndarray]] = deque()
         self._flame = FlameCue(self.config.evidence_s)
+        self._warmup = None
+        self._warmup_end = 0.0
 
     def _night(self, img: np.ndarray, gray: np.ndarray, small_mask: np.ndarray | None,
                dt: float, scale: float, frame: Frame) -> Detections:
@@ -131,6 +138,7 @@ class SmokeDetector(Detector):
             self._start(img, gray, frame.ts)
             return Detections.empty()
         assert self._prev_gray is not None
+        img, gray = steady(self._prev_gray, img, gray)
         if view_moved(gray, self._prev_gray):
             self._start(img, gray, frame.ts)
             return Detections.empty()
@@ -138,6 +146,9 @@ class SmokeDetector(Detector):
         if is_night(gray):
             return self._night(img, gray, small_mask, dt, scale, frame)
         self._flame.reset()
+        if self._warmup is not None:
+            self._warm(img, gray, frame.ts)
+            return Detections.empty()
         cues = self._block_cues(img, gray)
         candidate = cues["candidate"]
         if small_mask is not None:
@@ -158,6 +169,20 @@ class SmokeDetector(Detector):
         self._evidence = np.zeros(self._edge_bg.shape, np.float32)
         self._last_ts = ts
         self._history.clear()
+        self._warmup: list[np.ndarray] | None = [img]
+        self._warmup_end = ts + WARMUP_S
+
+    def _warm(self, img: np.ndarray, gray: np.ndarray, ts: float) -> None:
+        """First seconds: the background is the per-pixel median of the frames seen, so a
+        passer-by in the first frame leaves no ghost (a ghost's lost edges look like smoke)."""
+        assert self._warmup is not None
+        self._warmup.append(img)
+        self._prev_gray, self._last_ts = gray, ts
+        if ts >= self._warmup_end:
+            self._bg = np.median(np.stack(self._warmup[-WARMUP_FRAMES:]), axis=0).astype(np.float32)
+            bg_gray = cv2.cvtColor(self._bg, cv2.COLOR_BGR2GRAY)
+            self._edge_bg = block_mean(edge_energy(bg_gray))
+            self._warmup = None
 
     def _block_cues(self, img: np.ndarray, gray: np.ndarray) -> dict[str, np.ndarray]:
         cfg = self.config
@@ -165,8 +190,11 @@ class SmokeDetector(Detector):
         assert self._edge_bg is not None
         bg_gray = cv2.cvtColor(self._bg, cv2.COLOR_BGR2GRAY)
         gain = float(np.median(gray) / max(float(np.median(bg_gray)), 1.0))  # lighting drift
-        moving = block_mean(tolerant_diff(gray, bg_gray * gain) > cfg.motion_threshold)
-        change = tolerant_diff(gray, self._prev_gray)
+        # change against the background on smoothed copies, allowing a 1-px shift: a shaken
+        # camera's edges and resampled fine texture do not pass for change
+        smooth, smooth_bg = (cv2.GaussianBlur(g, (0, 0), SMOOTH_SIGMA) for g in (gray, bg_gray))
+        moving = block_mean(tolerant_diff(smooth, smooth_bg * gain) > cfg.motion_threshold)
+        change = np.abs(gray - self._prev_gray)  # turbulence: texture moving counts
         flicker = block_mean(change > cfg.flicker_threshold)
         slow = block_mean(change) <= cfg.max_frame_change
         c_now, c_bg = block_mean(chroma(img)), block_mean(chroma(self._bg))
@@ -175,6 +203,8 @@ class SmokeDetector(Detector):
         energy = block_mean(edge_energy(gray))
         textured = self._edge_bg >= MIN_TEXTURE
         ratio = energy / np.maximum(self._edge_bg, 1e-3)
+        if textured.sum() >= 8:  # a blur of the whole view (shake, focus, compression)
+            ratio = ratio / max(float(np.median(ratio[textured])), 1e-3)  # is not smoke
         edges_ok = ~textured | (ratio <= cfg.edge_loss_ratio)
         candidate = (moving >= MOVING_FRACTION) & (flicker >= FLICKER_FRACTION) & slow & (
             desat & edges_ok)
