@@ -148,23 +148,6 @@ def tolerant_diff(a: np.ndarray, b: np.ndarray, radius: int = JITTER_PX) -> np.n
     return best
 
 
-MAX_SHAKE_PX = 8.0  # work pixels: a larger global shift is a moved view, not shake
-
-
-def steady(ref_gray: np.ndarray, img: np.ndarray, gray: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """``img`` and ``gray`` shifted back onto ``ref_gray`` when the whole view moved by a
-    few pixels (a camera shaking on its pole): the global translation is found by phase
-    correlation and undone, so background models keep comparing like with like."""
-    (dx, dy), response = cv2.phaseCorrelate(ref_gray, gray)
-    if response < 0.1 or abs(dx) + abs(dy) < 0.25 or max(abs(dx), abs(dy)) > MAX_SHAKE_PX:
-        return img, gray
-    m = np.float32([[1, 0, -dx], [0, 1, -dy]])
-    size = (gray.shape[1], gray.shape[0])
-    return (cv2.warpAffine(img, m, size, borderMode=cv2.BORDER_REPLICATE),
-            cv2.warpAffine(gray, m, size, borderMode=cv2.BORDER_REPLICATE))
-
-
 def view_moved(gray: np.ndarray, prev_gray: np.ndarray) -> bool:
     """True when most of the frame changed since the previous analysed frame.
 

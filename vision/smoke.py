@@ -51,7 +51,6 @@ from vision.imageops import (
     is_veil,
     rate,
     regions,
-    steady,
     to_pixels,
     tolerant_diff,
     view_moved,
@@ -138,7 +137,6 @@ class SmokeDetector(Detector):
             self._start(img, gray, frame.ts)
             return Detections.empty()
         assert self._prev_gray is not None
-        img, gray = steady(self._prev_gray, img, gray)
         if view_moved(gray, self._prev_gray):
             self._start(img, gray, frame.ts)
             return Detections.empty()
