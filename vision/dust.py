@@ -42,7 +42,6 @@ from vision.imageops import (
     is_veil,
     rate,
     regions,
-    tolerant_diff,
     view_moved,
     work_frame,
 )
@@ -141,7 +140,7 @@ class DustDetector(Detector):
         top = np.maximum(np.maximum(b, g), r)
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
-        change = tolerant_diff(gray, self._prev_gray)  # a shaking camera is not turbulence
+        change = np.abs(gray - self._prev_gray)
         turbulent = (block_mean(change > cfg.flicker_threshold) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
         return rise, hazier & soil & turbulent, r - b
