@@ -58,6 +58,8 @@ from vision.imageops import (
 )
 from vision.types import Detections, EventKind
 
+MAX_WARMTH = 15.0  # a smoke region's mean red - blue (grey levels) below this: smoke is
+# grey-white, soil dust brown
 WARMUP_S = 4.0  # the background is the median of the first seconds' frames ...
 WARMUP_FRAMES = 9  # ... at most this many of them
 SMOOTH_SIGMA = 1.0  # work px: blur before comparing with the background (camera shake)
@@ -196,6 +198,7 @@ class SmokeDetector(Detector):
         flicker = block_mean(change > cfg.flicker_threshold)
         slow = block_mean(change) <= cfg.max_frame_change
         c_now, c_bg = block_mean(chroma(img)), block_mean(chroma(self._bg))
+        warmth = block_mean(img[..., 2] - img[..., 0])  # red - blue: soil dust is brown
         desat = ((c_now <= cfg.max_chroma) & (c_now <= c_bg + DESAT_MARGIN)) | (
             c_now <= DESAT_RELATIVE * c_bg)
         energy = block_mean(edge_energy(gray))
@@ -209,7 +212,7 @@ class SmokeDetector(Detector):
         desat_score = np.clip(1.0 - c_now / np.maximum(c_bg, cfg.max_chroma), 0, 1)
         edge_score = np.where(textured, np.clip(1.0 - ratio, 0, 1), 0.0)
         return {"candidate": candidate, "energy": energy, "desat": desat_score,
-                "edge": edge_score}
+                "edge": edge_score, "warmth": warmth}
 
     def _update_background(self, img: np.ndarray, energy: np.ndarray, dt: float) -> None:
         assert self._bg is not None and self._evidence is not None
@@ -252,6 +255,8 @@ class SmokeDetector(Detector):
             if reg.area > cfg.max_area * n_blocks or is_veil(reg, smoke.shape):
                 continue
             m = reg.mask & smoke  # score the smoke cells, not the bridged gaps
+            if float(cues["warmth"][m].mean()) >= MAX_WARMTH:
+                continue  # brown: construction or road dust, not grey-white smoke
             parts = (float(self._evidence[m].mean()), float(cues["desat"][m].mean()),
                      float(cues["edge"][m].mean()), self._drift(m))
             score = float(np.dot(WEIGHTS, parts))
