@@ -58,7 +58,7 @@ from vision.imageops import (
 )
 from vision.types import Detections, EventKind
 
-MAX_WARMTH = 15.0  # a smoke region's mean red - blue (grey levels) below this: smoke is
+MAX_WARMTH = 22.0  # a smoke region's mean red - blue (grey levels) below this: smoke is
 # grey-white, soil dust brown
 WARMUP_S = 4.0  # the background is the median of the first seconds' frames ...
 WARMUP_FRAMES = 9  # ... at most this many of them
