@@ -51,6 +51,8 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
+NOISE_K = 2.0  # turbulence threshold: at least this many times the frame's noise level
+# (robust sigma of the frame difference, 1.4826 x its median)
 WARM_REGION = 10.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
 # weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
@@ -141,7 +143,9 @@ class DustDetector(Detector):
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
         change = np.abs(gray - self._prev_gray)
-        turbulent = (block_mean(change > cfg.flicker_threshold) >= FLICKER_FRACTION) & (
+        # sensor noise changes every pixel a little: turbulence must stand out of it
+        noise = NOISE_K * 1.4826 * float(np.median(change))
+        turbulent = (block_mean(change > max(cfg.flicker_threshold, noise)) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
         return rise, hazier & soil & turbulent, r - b
 
