@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from camera_adapters.secrets import mask_text
-from lianqin import cli_camera, cli_user
+from lianqin import cli_camera, cli_model, cli_user
 
 
 class _MaskingFormatter(logging.Formatter):
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     example.set_defaults(func=cmd_config_example)
     cli_camera.register(sub)
     cli_user.register(sub)
+    cli_model.register(sub)
     return parser
 
 

@@ -3,6 +3,7 @@ the same analyser and rules as the live cameras."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from rules.config import PersistenceConfig
 from rules.events import Event, UpdateType
 from rules.zones import ZoneConfig
 from vision.types import EventKind
+
+log = logging.getLogger(__name__)
 
 FULL_FRAME = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
 
@@ -60,6 +63,12 @@ def scan(path: Path, config: PatrolConfig, *, kinds: Sequence[EventKind],
     source, total, single = open_source(path, interval_s)
     rules = config.rules
     if single:  # one frame is all the evidence there is
+        temporal = [k.value for k in kinds if k is not EventKind.CROWD
+                    and getattr(config.detectors, k.value).backend == "classical"]
+        if temporal:
+            log.warning("%s is a single image: the classical %s detector(s) need a sequence "
+                        "and find nothing in one picture; give a model card for stills",
+                        path.name, ", ".join(temporal))
         one = PersistenceConfig(n=1, m=1)
         rules = rules.model_copy(update={
             k.value: rules.for_kind(k).model_copy(update={"persistence": one, "min_duration_s": 0})

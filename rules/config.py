@@ -30,7 +30,9 @@ class KindRuleConfig(_Strict):
 
     enabled: bool = Field(default=True, description="Raise events of this kind at all.")
     min_confidence: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="A detection below this score is not a hit."
+        default=0.5, ge=0.0, le=1.0, description="A detection below this score is not a hit "
+        "(for detections that carry no threshold of their own; the classical detectors and "
+        "model cards give theirs)."
     )
     persistence: PersistenceConfig = Field(default_factory=PersistenceConfig)
     min_duration_s: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ import numpy as np
 from camera_adapters.frame import Frame
 from rules.config import KindRuleConfig, RulesConfig
 from rules.events import Event, EventState, RuleResult, RuleUpdate, UpdateType, ZoneHit
-from rules.zones import Zone, ZoneConfig
+from rules.zones import TimeWindow, Zone, ZoneConfig
 from vision.types import Detections, EventKind
 
 # Re-announce a running event when its confidence or count has grown, but not more often
@@ -33,19 +34,97 @@ class _Track:
     announced: tuple[float, int | None] = field(default=(0.0, None))
 
 
-def zone_hit(zone: Zone, kind: EventKind, detections: Detections, rule: KindRuleConfig) -> ZoneHit:
-    """Evaluate one zone for one kind on one frame's detections (pure)."""
+def sensitivity_factor(sensitivity: int) -> float:
+    """Multiplier of confidence thresholds for a zone's sensitivity (1..100): 50 keeps the
+    threshold, 100 halves it, 1 raises it by half (capped below 1 by the caller).
+
+    >>> sensitivity_factor(50), sensitivity_factor(100), round(sensitivity_factor(1), 2)
+    (1.0, 0.5, 1.49)
+    """
+    return 1.0 - (sensitivity - 50) / 100.0
+
+
+def zone_rule(zone: ZoneConfig, rule: KindRuleConfig) -> KindRuleConfig:
+    """The kind's rule with the zone's own minimum duration, repeat interval and count
+    threshold in place of the kind's where the zone sets them."""
+    update: dict[str, object] = {}
+    if zone.min_duration_s is not None:
+        update["min_duration_s"] = zone.min_duration_s
+    if zone.repeat_interval_s is not None:
+        update["cooldown_s"] = zone.repeat_interval_s
+    if zone.count_threshold is not None:
+        update["min_count"] = zone.count_threshold
+    return rule.model_copy(update=update) if update else rule
+
+
+def thresholds(detections: Detections, rule: KindRuleConfig, sensitivity: int = 50) -> np.ndarray:
+    """Per detection, the confidence it needs: the detector's own threshold where it gives
+    one (``data["threshold"]``), else the rule's, moved by the zone's sensitivity."""
+    own = detections.data.get("threshold")
+    base = (np.asarray(own, np.float32) if own is not None
+            else np.full(len(detections), rule.min_confidence, np.float32))
+    return np.minimum(base * sensitivity_factor(sensitivity), 0.99)
+
+
+def zone_hit(zone: Zone, kind: EventKind, detections: Detections, rule: KindRuleConfig,
+             active: bool = True) -> ZoneHit:
+    """Evaluate one zone for one kind on one frame's detections (pure).
+
+    ``rule`` is the zone's rule (:func:`zone_rule`); detections in the zone's shield areas
+    do not count, nor does anything while the zone is off schedule (``active`` false).
+    """
+    if not active:
+        return ZoneHit(zone.id, kind, False, 0.0, Detections.empty(),
+                       0 if kind is EventKind.CROWD else None)
     inside = detections[zone.trigger(detections, kind, rule.min_overlap)]
-    inside = inside[inside.confidence >= rule.min_confidence]
+    inside = inside[~zone.shielded(inside, kind)]
+    inside = inside[inside.confidence >= thresholds(inside, rule, zone.config.sensitivity)]
     count = None
     if kind is EventKind.CROWD:
         counts = inside.data.get("count")
         count = int(counts.max()) if counts is not None and len(counts) else 0
-        if rule.min_count is not None and counts is not None:
-            inside = inside[counts >= rule.min_count]
+        if counts is not None:
+            floor = inside.data.get("min_count")
+            needed = (np.full(len(inside), rule.min_count) if rule.min_count is not None
+                      else floor if floor is not None else np.zeros(len(inside)))
+            inside = inside[counts >= needed]
     hit = bool(len(inside))
     confidence = float(inside.confidence.max()) if hit else 0.0
     return ZoneHit(zone.id, kind, hit, confidence, inside, count)
+
+
+def in_schedule(windows: Sequence[TimeWindow], wall_ts: float) -> bool:
+    """Whether local time ``wall_ts`` falls in any window (no windows: always).
+
+    A window whose end is before its start runs past midnight; its days are the days it
+    starts on.
+
+    >>> import time
+    >>> noon = time.mktime((2026, 11, 27, 12, 0, 0, 0, 0, -1))  # a Friday
+    >>> in_schedule([TimeWindow(start="07:00", end="20:00", days=[5])], noon)
+    True
+    >>> in_schedule([TimeWindow(start="22:00", end="06:00")], noon)
+    False
+    """
+    if not windows:
+        return True
+    now = time.localtime(wall_ts)
+    minute = now.tm_hour * 60 + now.tm_min
+    day = now.tm_wday + 1
+    for w in windows:
+        start, end = _minutes(w.start), _minutes(w.end)
+        if start <= end:
+            if day in w.days and start <= minute < end:
+                return True
+        elif (day in w.days and minute >= start) or (
+                (day - 2) % 7 + 1 in w.days and minute < end):
+            return True
+    return False
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
 
 
 class RuleEngine:
@@ -53,7 +132,10 @@ class RuleEngine:
 
     An event starts when ``n`` of the last ``m`` analysed frames hit and that has held for
     ``min_duration_s``; it ends ``end_after_s`` after the last hit; a new event in the same
-    zone and kind waits ``cooldown_s`` after the end.
+    zone and kind waits ``cooldown_s`` after the end. A zone's own ``min_duration_s``,
+    ``repeat_interval_s`` (the cooldown) and ``count_threshold`` replace the kind's; its
+    ``sensitivity`` moves the confidence thresholds, its ``shield`` areas are ignored and
+    outside its ``schedule`` nothing hits.
     """
 
     def __init__(self, camera_id: str, zones: Sequence[ZoneConfig], rules: RulesConfig) -> None:
@@ -86,7 +168,9 @@ class RuleEngine:
                 rule = self.rules.for_kind(kind)
                 if not rule.enabled or kind not in detections:
                     continue
-                hit = zone_hit(zone, kind, detections[kind], rule)
+                rule = zone_rule(zone.config, rule)
+                hit = zone_hit(zone, kind, detections[kind], rule,
+                               in_schedule(zone.config.schedule, frame.wall_ts))
                 hits.append(hit)
                 track = self._tracks.get((zone.id, kind))
                 if track is None:

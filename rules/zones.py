@@ -110,6 +110,14 @@ class Zone:
         cv2.fillPoly(self.mask, [self.points], 1)
         # Integral image: the zone area inside any box in O(1).
         self._integral = cv2.integral(self.mask, sdepth=cv2.CV_32S)
+        self.shield_mask: np.ndarray | None = None
+        if config.shield:
+            self.shield_mask = np.zeros((height, width), np.uint8)
+            for poly in config.shield:
+                pts = np.round(np.array(poly, np.float64) * [width, height]).astype(np.int32)
+                cv2.fillPoly(self.shield_mask, [pts], 1)
+        # what detectors look at: the zone less its shield areas
+        self.watched = self.mask if self.shield_mask is None else self.mask & (1 - self.shield_mask)
 
     @property
     def id(self) -> str:
@@ -137,6 +145,18 @@ class Zone:
         ys = np.clip(np.round(xy[:, 1]).astype(np.int64), 0, self.height - 1)
         return self.mask[ys, xs].astype(bool)
 
+    def shielded(self, detections: Detections, kind: EventKind) -> np.ndarray:
+        """Which detections lie in a shield area: by their centre for smoke and dust, by
+        their foot point for stalls and crowds."""
+        if self.shield_mask is None or not len(detections):
+            return np.zeros(len(detections), bool)
+        xyxy = detections.xyxy
+        cx = (xyxy[:, 0] + xyxy[:, 2]) / 2
+        y = (xyxy[:, 1] + xyxy[:, 3]) / 2 if kind in REGION_KINDS else xyxy[:, 3] - 1
+        xs = np.clip(np.round(cx).astype(np.int64), 0, self.width - 1)
+        ys = np.clip(np.round(y).astype(np.int64), 0, self.height - 1)
+        return self.shield_mask[ys, xs].astype(bool)
+
     def trigger(self, detections: Detections, kind: EventKind, min_overlap: float = 0.3) -> np.ndarray:
         """Boolean array: which detections of ``kind`` count for this zone."""
         if not len(detections):
@@ -150,8 +170,9 @@ class Zone:
 
 
 def union_mask(zones: list[Zone], kind: EventKind) -> np.ndarray | None:
-    """The pixels watched for ``kind`` by any zone, or None when no zone watches it."""
-    masks = [z.mask for z in zones if z.watches(kind)]
+    """The pixels watched for ``kind`` by any zone (less their shield areas), or None when
+    no zone watches it."""
+    masks = [z.watched for z in zones if z.watches(kind)]
     if not masks:
         return None
     out = masks[0].copy()

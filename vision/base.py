@@ -10,6 +10,11 @@ import numpy as np
 from camera_adapters.frame import Frame
 from vision.types import Detections, EventKind
 
+# Detectors report candidates down to this fraction of their own ``min_confidence``, with
+# that threshold in ``data["threshold"]``: the rules stage applies it, moved by each zone's
+# sensitivity (50 keeps it; 100 halves it), so a sensitive zone sees weaker candidates.
+REPORT_FLOOR = 0.5
+
 
 class Detector(ABC):
     """Finds one kind of event in a camera's frames.

@@ -20,11 +20,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SmokeDetectorConfig(_Strict):
+class _ModelBacked(_Strict):
+    """The learned side of a kind: a YOLO model described by a model card (``models/``)."""
+
+    backend: Literal["classical", "model", "combined"] = Field(
+        "classical", description="'classical' (built in, no model file), 'model' (a YOLO "
+        "model's boxes, needs model_card or model) or 'combined' (both; the model's other "
+        "classes also confirm or veto the classical candidates).")
+    model_card: Path | None = Field(None, description="Model card (YAML) of the YOLO model: "
+                                    "file, input size, thresholds, class names -> roles.")
+    model: Path | None = Field(None, description="Model file; overrides the card's file, or "
+                               "alone means a model whose classes are named after the kind.")
+
+    @model_validator(mode="after")
+    def _model_for_backend(self) -> _ModelBacked:
+        if self.backend != "classical" and self.model_card is None and self.model is None:
+            raise ValueError(f"backend {self.backend!r} needs model_card (e.g. "
+                             "models/coco_yolov8n.yaml) or model; or use backend 'classical'")
+        return self
+
+
+class SmokeDetectorConfig(_ModelBacked):
     """Classical smoke detection (Töreyin et al. cues): slow turbulent change against a
     background model, low saturation, fading background edges, rising and growing regions."""
 
-    backend: Literal["classical"] = Field("classical", description="Detection method.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Regions scoring below this "
                                   "are not reported.")
     motion_threshold: float = Field(5.0, ge=1, le=60, description="Grey-level difference "
@@ -45,17 +64,16 @@ class SmokeDetectorConfig(_Strict):
                               "per-block evidence: cues must hold for about this long.")
     background_s: float = Field(10.0, ge=1, le=600, description="Time constant (s) of the "
                                 "background model where nothing is detected.")
-    min_area: float = Field(0.002, ge=0, le=1, description="Smallest region, as a fraction "
+    min_area: float = Field(0.004, ge=0, le=1, description="Smallest region, as a fraction "
                             "of the frame area.")
     max_area: float = Field(0.4, gt=0, le=1, description="Largest region, as a fraction of "
                             "the frame (bigger changes are lighting or camera moves).")
 
 
-class DustDetectorConfig(_Strict):
+class DustDetectorConfig(_ModelBacked):
     """Classical construction-dust detection: haze rising in a region against its own
     baseline (dark channel up, contrast down), soil-coloured desaturated chroma, turbulence."""
 
-    backend: Literal["classical"] = Field("classical", description="Detection method.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Regions scoring below this "
                                   "are not reported.")
     haze_rise: float = Field(8.0, ge=1, le=100, description="Rise of the block's dark "
@@ -77,11 +95,10 @@ class DustDetectorConfig(_Strict):
                             "the frame.")
 
 
-class StallDetectorConfig(_Strict):
+class StallDetectorConfig(_ModelBacked):
     """Static-object detection with dual backgrounds (Porikli et al., 2008): a region that
     differs from the long-term background but has merged into the short-term one."""
 
-    backend: Literal["classical"] = Field("classical", description="Detection method.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Candidates scoring below "
                                   "this are not reported.")
     min_still_s: float = Field(15.0, ge=0, le=3600, description="A candidate is reported "
@@ -110,6 +127,9 @@ class CrowdDetectorConfig(_Strict):
                                             "(built in, no model file) or 'yolo' (needs model).")
     model: Path | None = Field(None, description="YOLO model file (.pt, .onnx or an "
                                "OpenVINO folder) for backend 'yolo'; class 'person' is used.")
+    model_card: Path | None = Field(None, description="Model card (YAML) for backend "
+                                    "'yolo': its 'person' role gives the people (and its "
+                                    "tiles the tiled inference of dense crowds).")
     device: str = Field("cpu", min_length=1, max_length=32, description="Torch device for "
                         "YOLO: 'cpu', 'cuda', 'cuda:0', 'mps'.")
     imgsz: int = Field(640, ge=64, le=4096, multiple_of=32, description="YOLO input size.")
@@ -117,8 +137,10 @@ class CrowdDetectorConfig(_Strict):
                                      "scoring below this are ignored.")
     min_people: int = Field(10, ge=2, le=10_000, description="Smallest group reported as a "
                             "crowd (the standard's gathering: 10 or more).")
-    cluster_eps: float = Field(1.0, gt=0, le=10, description="Two people belong to one group "
-                               "when their feet are closer than this many person heights.")
+    cluster_eps: float = Field(2.0, gt=0, le=10, description="Two people belong to one group "
+                               "when their feet are closer than this many person heights "
+                               "(2: about 3.5 m, people sharing a square or a pavement "
+                               "stretch; 1: shoulder to shoulder).")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Groups scoring below this "
                                   "are not reported.")
     nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which person boxes "
@@ -136,11 +158,25 @@ class CrowdDetectorConfig(_Strict):
 
     @model_validator(mode="after")
     def _model_for_yolo(self) -> CrowdDetectorConfig:
-        if self.backend == "yolo" and self.model is None:
+        if self.backend == "yolo" and self.model is None and self.model_card is None:
             raise ValueError("crowd.model is required when crowd.backend is 'yolo': set it "
-                             "to a model file (e.g. models/weights/yolo11n.pt) or use "
+                             "to a model file (e.g. models/weights/yolo11n.pt) or model_card, or use "
                              "backend 'hog'")
         return self
+
+
+class MotionGateConfig(_Strict):
+    """Motion gating, as Frigate does: the heavy detectors (people, YOLO models) run only
+    when something changed in the watched area, and re-check a still scene at a slower
+    pace; in between, their last answer stands."""
+
+    enabled: bool = Field(True, description="Gate the heavy detectors on motion.")
+    threshold: float = Field(12.0, ge=1, le=255, description="Grey-level change (on a "
+                             "blurred 160-pixel-wide copy) that counts as motion.")
+    min_changed: float = Field(0.002, ge=0, le=1, description="Share of the watched area "
+                               "that must change for the detector to run.")
+    recheck_s: float = Field(5.0, ge=0, le=3600, description="Run anyway when the last run "
+                             "is this old (still objects are re-checked at this pace).")
 
 
 class DetectorsConfig(_Strict):
@@ -154,6 +190,8 @@ class DetectorsConfig(_Strict):
                                        description="Street stalls (static objects).")
     crowd: CrowdDetectorConfig = Field(default_factory=CrowdDetectorConfig,
                                        description="Crowd gathering.")
+    motion: MotionGateConfig = Field(default_factory=MotionGateConfig,
+                                     description="Motion gating of the heavy detectors.")
     analysis_width: int | None = Field(None, ge=160, le=7680, description="Frames wider than "
                                        "this are downscaled to it before detection; boxes "
                                        "are reported in original pixels.")

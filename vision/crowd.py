@@ -7,6 +7,13 @@ their heights. Because apparent height shrinks with distance exactly as ground d
 do, the link is roughly the same number of metres anywhere in the view (single-linkage
 DBSCAN with min_samples = 1 and a locally scaled eps). Each connected group of at least
 ``min_people`` is one detection; dwell time is left to the rules stage.
+
+Groups from ``GROUP_FLOOR`` people up are reported, each with ``data["min_count"]`` (the
+configured ``min_people``): the rules stage decides which count makes a crowd, so a zone's
+own ``count_threshold`` may be lower or higher than the detector's. People are tracked
+(:class:`~vision.tracking.IoUTracker`): ``metadata["persons"]`` carries each person's
+``track`` id and ``dwell_s``, a group its members' median ``dwell_s``. Dense, distant
+crowds are found with tiled inference when the YOLO model card asks for ``tiles``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ from camera_adapters.frame import Frame
 from vision.base import Detector
 from vision.config import CrowdDetectorConfig
 from vision.people import PersonDetector, build_person_detector
+from vision.tracking import IoUTracker
 from vision.types import Detections, EventKind
+from vision.yolo import frame_key
+
+GROUP_FLOOR = 3  # smallest group reported (the rules decide what count is a crowd)
 
 MASK_MARGIN = 0.15  # fraction of the frame kept beside and below the zone mask's box, so
 # people standing on the zone edge are still found whole; everything above the zone is
@@ -69,11 +80,17 @@ class CrowdDetector(Detector):
                  persons: PersonDetector | None = None) -> None:
         self.config = config
         self.persons = persons if persons is not None else build_person_detector(config)
+        self.tracker = IoUTracker(min_iou=0.25, max_missed=4, high=config.person_confidence)
+
+    def reset(self) -> None:
+        self.tracker.reset()
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         if mask is not None and not mask.any():  # no zone watches crowds here
             return Detections.empty(persons=_with_groups(Detections.empty(), np.zeros(0, int)))
         image, (ox, oy) = _crop_to_mask(frame.image, mask)
+        if hasattr(self.persons, "key"):
+            self.persons.key = frame_key(frame, image)
         people = self.persons.detect(image)
         if len(people) and (ox or oy):
             people = Detections(people.xyxy + np.array([ox, oy, ox, oy], np.float32),
@@ -81,25 +98,34 @@ class CrowdDetector(Detector):
         cfg = self.config
         if len(people) == 0:
             return Detections.empty(persons=_with_groups(people, np.zeros(0, int)))
+        ids = self.tracker.update(people.xyxy, people.confidence, frame.ts)
+        dwell = np.array([self.tracker.dwell(i, frame.ts) for i in ids], np.float32)
+        people = Detections(people.xyxy, people.confidence,
+                            {**people.data, "track": ids, "dwell_s": dwell})
         labels = cluster_people(people.xyxy, cfg.cluster_eps)
-        boxes, scores, counts = [], [], []
+        floor = min(GROUP_FLOOR, cfg.min_people)
+        boxes, scores, counts, dwells = [], [], [], []
         group_of = np.full(len(people), -1)
         for label in np.unique(labels):
             members = labels == label
             count = int(members.sum())
             score = float(people.confidence[members].mean())
-            if count < cfg.min_people or score < cfg.min_confidence:
+            if count < floor or score < cfg.min_confidence:
                 continue
             sel = people.xyxy[members]
             group_of[members] = len(boxes)
             boxes.append([sel[:, 0].min(), sel[:, 1].min(), sel[:, 2].max(), sel[:, 3].max()])
             scores.append(score)
             counts.append(count)
+            dwells.append(float(np.median(dwell[members])))
         persons = _with_groups(people, group_of)
         if not boxes:
             return Detections.empty(persons=persons)
         return Detections(np.asarray(boxes, np.float32), np.asarray(scores, np.float32),
-                          {"count": np.asarray(counts, int)}, {"persons": persons})
+                          {"count": np.asarray(counts, int),
+                           "min_count": np.full(len(counts), cfg.min_people),
+                           "dwell_s": np.asarray(dwells, np.float32)},
+                          {"persons": persons})
 
 
 def _with_groups(people: Detections, groups: np.ndarray) -> Detections:

@@ -9,7 +9,9 @@ Method, on 8x8 blocks of a 320-pixel-wide copy of the frame:
    a block is hazier when its dark channel rose by ``haze_rise`` grey levels *and* its
    contrast fell below ``contrast_drop`` of the baseline.
 2. *Soil-coloured, desaturated chroma*: the block is a brown-grey, i.e. low to moderate
-   saturation (max - min) / max with red at least as strong as blue. Blue sky, green
+   saturation (max - min) / max with red at least as strong as blue; a whole region must
+   be warm on average (red above blue by ``WARM_REGION``), which neutral cloud and fog
+   are not, and must not hang from the top edge across the view (a weather veil). Blue sky, green
    vegetation and saturated paint (machinery, vests) fail this.
 3. *Turbulent motion*: a good share of the block's pixels change between analysed frames
    by a small amount (a drifting veil), not by the large amount of a solid object.
@@ -30,13 +32,14 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import Detector
+from vision.base import REPORT_FLOOR, Detector
 from vision.config import DustDetectorConfig
 from vision.imageops import (
     BLOCK,
     block_mean,
     boxes_to_image,
     frame_dt,
+    is_veil,
     rate,
     regions,
     view_moved,
@@ -48,6 +51,10 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
+NOISE_K = 2.0  # turbulence threshold: at least this many times the frame's noise level
+# (robust sigma of the frame difference, 1.4826 x its median)
+WARM_REGION = 10.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
+# weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
 EVIDENCE_ON = 0.5  # evidence at which a block counts as dust
 FROZEN_EVIDENCE = 0.2  # blocks this suspicious keep their baseline frozen
@@ -93,7 +100,7 @@ class DustDetector(Detector):
             self._start(dark, contrast, gray, frame.ts)
             return Detections.empty()
         dt = frame_dt(self._last_ts, frame.ts)
-        rise, candidate = self._cues(img, gray, dark, contrast)
+        rise, candidate, warmth = self._cues(img, gray, dark, contrast)
         if small_mask is not None:
             candidate &= block_mean(small_mask > 0) > 0
         assert self._evidence is not None
@@ -105,7 +112,7 @@ class DustDetector(Detector):
         self._history.append((frame.ts, dusty))
         while self._history[0][0] < frame.ts - HISTORY_S:
             self._history.popleft()
-        return self._regions(dusty, rise, scale, frame)
+        return self._regions(dusty, rise, warmth, scale, frame)
 
     @staticmethod
     def _block_stats(img: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +130,7 @@ class DustDetector(Detector):
         self._history.clear()
 
     def _cues(self, img: np.ndarray, gray: np.ndarray, dark: np.ndarray,
-              contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         assert self._base_dark is not None and self._base_contrast is not None
         assert self._prev_gray is not None
@@ -136,9 +143,11 @@ class DustDetector(Detector):
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
         change = np.abs(gray - self._prev_gray)
-        turbulent = (block_mean(change > cfg.flicker_threshold) >= FLICKER_FRACTION) & (
+        # sensor noise changes every pixel a little: turbulence must stand out of it
+        noise = NOISE_K * 1.4826 * float(np.median(change))
+        turbulent = (block_mean(change > max(cfg.flicker_threshold, noise)) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
-        return rise, hazier & soil & turbulent
+        return rise, hazier & soil & turbulent, r - b
 
     def _update_baseline(self, dark: np.ndarray, contrast: np.ndarray, dt: float) -> None:
         assert self._base_dark is not None and self._base_contrast is not None
@@ -161,23 +170,26 @@ class DustDetector(Detector):
         wider = (np.ptp(cols_now) + 1) / (np.ptp(cols_old) + 1) - 1.0
         return float(np.clip(0.5 + wider, 0.0, 1.0))
 
-    def _regions(self, dusty: np.ndarray, rise: np.ndarray, scale: float,
-                 frame: Frame) -> Detections:
+    def _regions(self, dusty: np.ndarray, rise: np.ndarray, warmth: np.ndarray,
+                 scale: float, frame: Frame) -> Detections:
         cfg = self.config
         assert self._evidence is not None
         n_blocks = dusty.size
         boxes, scores = [], []
         for reg in regions(dusty, max(int(cfg.min_area * n_blocks), 1), BRIDGE):
-            if reg.area > cfg.max_area * n_blocks:
+            if reg.area > cfg.max_area * n_blocks or is_veil(reg, dusty.shape):
                 continue
             m = reg.mask & dusty  # score the dusty cells, not the bridged gaps
+            if float(warmth[m].mean()) < WARM_REGION:
+                continue  # neutral or bluish grey: cloud, fog, exhaust, not soil
             parts = (float(self._evidence[m].mean()),
                      float(np.clip(rise[m].mean() / HAZE_FULL, 0, 1)), self._spread(m))
             score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence:
+            if score >= cfg.min_confidence * REPORT_FLOOR:
                 boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
                 scores.append(score)
         if not boxes:
             return Detections.empty()
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32))
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})

@@ -97,6 +97,15 @@ def regions(binary: np.ndarray, min_area: int, bridge: int = 0) -> list[Region]:
     return out
 
 
+VEIL_WIDTH = 0.6  # a region this wide (share of the view) hanging from the top edge is a
+# weather veil (low cloud, fog bank), not a plume: smoke and dust rise from a source
+
+
+def is_veil(reg: Region, shape: tuple[int, int]) -> bool:
+    """Whether a region hangs from the top edge across most of the view's width."""
+    return reg.y1 == 0 and (reg.x2 - reg.x1) >= VEIL_WIDTH * shape[1]
+
+
 def boxes_to_image(boxes: list[tuple[float, float, float, float]], scale: float,
                    width: int, height: int) -> np.ndarray:
     """(n, 4) float32 boxes scaled by ``scale`` and clipped to the image."""
@@ -113,6 +122,30 @@ def frame_dt(last_ts: float | None, ts: float) -> float:
     if last_ts is None:
         return 0.0
     return float(min(max(ts - last_ts, 1e-3), MAX_DT_S))
+
+
+JITTER_PX = 1  # work pixels (2 px of a 640-wide frame) of camera shake tolerated
+
+
+def tolerant_diff(a: np.ndarray, b: np.ndarray, radius: int = JITTER_PX) -> np.ndarray:
+    """|a - b| allowing ``b`` to be shifted by up to ``radius`` pixels: the smallest
+    difference over the shifts. A shaking camera (a pole in the wind) moves edges by a
+    pixel or two, which a plain difference takes for change; smoke, dust and objects
+    change the intensity itself, which no small shift explains away.
+
+    >>> edge = np.zeros((4, 6), np.float32); edge[:, 3:] = 100
+    >>> float(tolerant_diff(np.roll(edge, 1, axis=1), edge).max())
+    0.0
+    """
+    padded = cv2.copyMakeBorder(b, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
+    h, w = a.shape[:2]
+    best: np.ndarray | None = None
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            d = cv2.absdiff(a, padded[dy:dy + h, dx:dx + w])
+            best = d if best is None else np.minimum(best, d, out=best)
+    assert best is not None
+    return best
 
 
 def view_moved(gray: np.ndarray, prev_gray: np.ndarray) -> bool:

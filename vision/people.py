@@ -6,16 +6,15 @@ in [0, 1]). Neither keeps temporal state.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from vision.config import CrowdDetectorConfig
 from vision.hog import HogPeople
 from vision.types import Detections
+from vision.yolo import ModelCard, YoloModel, card_for, load_yolo, shared_model
 
 # HOG SVM margins are unbounded; s / (s + HOG_HALF_SCORE) maps them to (0, 1) with a
 # margin of HOG_HALF_SCORE scoring 0.5. INRIA people typically score 0.5-3 with
@@ -79,52 +78,37 @@ class HogPersonDetector(PersonDetector):
 
 
 class YoloPersonDetector(PersonDetector):
-    """People from an ultralytics YOLO model file (.pt, .onnx, OpenVINO folder).
-
-    ultralytics is imported here, lazily, with ``YOLO_OFFLINE=1`` so it never reaches for
-    the network; nothing is plotted or saved.
-    """
+    """People from an ultralytics YOLO model (.pt, .onnx, OpenVINO folder): a bare file
+    (its ``person`` class, else COCO's class 0) or a model card (its ``person`` role and
+    its tiled inference for dense crowds). See :mod:`vision.yolo`."""
 
     def __init__(self, config: CrowdDetectorConfig) -> None:
-        if config.model is None:
-            raise ValueError("crowd.model: backend 'yolo' needs a model file")
         self.config = config
-        self.model = load_yolo(config.model)
-        names: dict[int, str] = dict(getattr(self.model, "names", {}) or {})
-        ids = [i for i, n in names.items() if str(n).lower() == "person"]
-        self.person_class = ids[0] if ids else COCO_PERSON
+        if config.model_card is not None:
+            self.model = shared_model(card_for(config.model_card, config.model,
+                                               default_classes={}, what="crowd"))
+        else:
+            if config.model is None:
+                raise ValueError("crowd.model: backend 'yolo' needs a model file or model_card")
+            loaded = load_yolo(config.model, "crowd.model")
+            names = {int(k): str(v) for k, v in (getattr(loaded, "names", {}) or {}).items()}
+            person = next((n for n in names.values() if n.lower() == "person"),
+                          names.get(COCO_PERSON, "person"))
+            card = ModelCard(name=Path(config.model).stem, file=Path(config.model),
+                             imgsz=config.imgsz, confidence=config.person_confidence,
+                             iou=config.nms_iou, device=config.device,
+                             classes={person: ["person"]})
+            self.model = YoloModel(card, loaded=loaded)
+        self.key: tuple[object, ...] | None = None  # the frame's memo key, set by the caller
 
     def detect(self, image: np.ndarray) -> Detections:
         cfg = self.config
-        results = self.model.predict(image, imgsz=cfg.imgsz, conf=cfg.person_confidence,
-                                     device=cfg.device, classes=[self.person_class],
-                                     verbose=False, save=False)
-        boxes = results[0].boxes
-        if boxes is None or len(boxes) == 0:
+        found = self.model.role(self.model.predict(image, self.key), "person")
+        found = found[found.confidence >= cfg.person_confidence]
+        if not len(found):
             return Detections.empty()
-        xyxy = boxes.xyxy.cpu().numpy().astype(np.float32)
-        conf = boxes.conf.cpu().numpy().astype(np.float32)
-        keep, _ = nms(xyxy, conf, cfg.nms_iou)
-        return Detections(xyxy[keep], conf[keep])
-
-
-def load_yolo(path: Path) -> Any:
-    """Load an ultralytics model from a local file, with clear errors naming the path."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"YOLO model file not found: {path} (crowd.model)")
-    if path.is_file() and not os.access(path, os.R_OK):
-        raise ValueError(f"YOLO model file is not readable: {path} (crowd.model)")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    try:
-        from ultralytics import YOLO
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ValueError(f"crowd.backend 'yolo' needs the ultralytics package "
-                         f"(pip install 'lianqin[yolo]') to load {path}") from exc
-    try:
-        return YOLO(str(path), task="detect")
-    except Exception as exc:
-        raise ValueError(f"cannot load YOLO model {path}: {exc}") from exc
+        keep, _ = nms(found.xyxy, found.confidence, cfg.nms_iou)
+        return Detections(found.xyxy[keep], found.confidence[keep])
 
 
 def build_person_detector(config: CrowdDetectorConfig) -> PersonDetector:

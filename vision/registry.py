@@ -18,6 +18,8 @@ from vision.base import Detector
 from vision.config import DetectorsConfig
 from vision.crowd import CrowdDetector
 from vision.dust import DustDetector
+from vision.learned import CombinedDetector, ModelDetector
+from vision.motion import GatedDetector
 from vision.smoke import SmokeDetector
 from vision.stall import StallDetector
 from vision.types import Detections, EventKind
@@ -65,20 +67,40 @@ def build_detector(kind: EventKind, config: DetectorsConfig) -> Detector:
 
     Raises:
         FileNotFoundError: the crowd YOLO model file does not exist.
-        ValueError: the model cannot be read or loaded, or ``kind`` is unknown.
+        ValueError: the model or its card cannot be read or loaded, or ``kind`` is
+            unknown.
+
+    Backends: the classical detectors, a YOLO model described by a model card
+    (:mod:`vision.learned`), or both combined; crowd uses HOG or YOLO people. The heavy
+    ones (people, models) sit behind a motion gate (:mod:`vision.motion`).
     """
     kind = EventKind(kind)
     detector: Detector
-    if kind is EventKind.SMOKE:
-        detector = SmokeDetector(config.smoke)
-    elif kind is EventKind.DUST:
-        detector = DustDetector(config.dust)
-    elif kind is EventKind.STALL:
-        detector = StallDetector(config.stall)
-    elif kind is EventKind.CROWD:
-        detector = CrowdDetector(config.crowd)
-    else:  # pragma: no cover - EventKind is closed
-        raise ValueError(f"no detector for kind {kind!r}")
+    heavy = False  # people and YOLO models: worth gating on motion
+    if kind is EventKind.CROWD:
+        detector, heavy = CrowdDetector(config.crowd), True
+    else:
+        sub = getattr(config, kind.value)
+        classical = CLASSICAL[kind](sub)
+        if sub.backend == "classical":
+            detector = classical
+        elif sub.backend == "model":
+            detector, heavy = ModelDetector(kind, sub), True
+        else:
+            detector = CombinedDetector(classical, ModelDetector(kind, sub))
     if config.analysis_width is not None:
         detector = ScaledDetector(detector, config.analysis_width)
+    if heavy and config.motion.enabled:
+        detector = GatedDetector(detector, config.motion)
+    return detector
+
+
+CLASSICAL: dict[EventKind, type[Detector]] = {
+    EventKind.SMOKE: SmokeDetector, EventKind.DUST: DustDetector, EventKind.STALL: StallDetector}
+
+
+def unwrap(detector: Detector) -> Detector:
+    """The detector doing the work, inside any scaling and motion-gating wrappers."""
+    while isinstance(getattr(detector, "inner", None), Detector):
+        detector = detector.inner  # type: ignore[attr-defined]
     return detector

@@ -19,7 +19,14 @@ cues must hold for seconds, not one frame). Connected blocks with enough evidenc
 regions; a region's confidence combines its evidence with its mean desaturation, edge loss
 and its upward drift / growth over a window of a few seconds (smoke rises and spreads).
 When most of the view changes at once (a PTZ move, a shaken camera) the background
-models are learnt anew rather than trusted.
+models are learnt anew rather than trusted. A region hanging from the top edge across
+most of the view's width is a weather veil (low cloud lifting, a fog bank) and is
+rejected: a plume rises from a source. The difference from the background is taken
+allowing a 1-pixel shift (2 px of a 640-wide frame), so a shaking camera's edges do not
+pass for change.
+
+At night (a dark view) smoke is all but invisible; the detector looks for fire instead:
+flame-coloured blocks that flicker (:mod:`vision.flame`), reported with ``data["night"]``.
 """
 
 from __future__ import annotations
@@ -31,8 +38,9 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import Detector
+from vision.base import REPORT_FLOOR, Detector
 from vision.config import SmokeDetectorConfig
+from vision.flame import FlameCue, is_night
 from vision.imageops import (
     BLOCK,
     block_mean,
@@ -40,14 +48,21 @@ from vision.imageops import (
     chroma,
     edge_energy,
     frame_dt,
+    is_veil,
     rate,
     regions,
     to_pixels,
+    tolerant_diff,
     view_moved,
     work_frame,
 )
 from vision.types import Detections, EventKind
 
+MAX_WARMTH = 22.0  # a smoke region's mean red - blue (grey levels) below this: smoke is
+# grey-white, soil dust brown
+WARMUP_S = 4.0  # the background is the median of the first seconds' frames ...
+WARMUP_FRAMES = 9  # ... at most this many of them
+SMOOTH_SIGMA = 1.0  # work px: blur before comparing with the background (camera shake)
 MOVING_FRACTION = 0.3  # share of a block's pixels that must differ from the background
 FLICKER_FRACTION = 0.35  # share that must change between frames (turbulence, not outline)
 DESAT_MARGIN = 4.0  # chroma may exceed the background's by this much (noise) and still
@@ -88,6 +103,33 @@ class SmokeDetector(Detector):
         self._evidence: np.ndarray | None = None
         self._last_ts: float | None = None
         self._history: deque[tuple[float, np.ndarray]] = deque()
+        self._flame = FlameCue(self.config.evidence_s)
+        self._warmup = None
+        self._warmup_end = 0.0
+
+    def _night(self, img: np.ndarray, gray: np.ndarray, small_mask: np.ndarray | None,
+               dt: float, scale: float, frame: Frame) -> Detections:
+        """At night: flickering flame colour instead of the daytime smoke cues."""
+        fire = self._flame.update(img, dt)
+        if small_mask is not None:
+            fire &= block_mean(small_mask > 0) > 0
+        self._prev_gray, self._last_ts = gray, frame.ts
+        self._bg = img.copy()  # daytime cues start afresh at dawn
+        cfg = self.config
+        evidence = self._flame.evidence
+        assert evidence is not None
+        boxes, scores = [], []
+        for reg in regions(fire, 1, BRIDGE):
+            score = 0.5 + 0.5 * float(evidence[reg.mask & fire].mean())
+            if score >= cfg.min_confidence * REPORT_FLOOR:
+                boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
+                scores.append(score)
+        if not boxes:
+            return Detections.empty()
+        xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32),
+                           "night": np.ones(len(scores), bool)})
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         small, small_mask, scale = work_frame(frame.image, mask)
@@ -101,6 +143,12 @@ class SmokeDetector(Detector):
             self._start(img, gray, frame.ts)
             return Detections.empty()
         dt = frame_dt(self._last_ts, frame.ts)
+        if is_night(gray):
+            return self._night(img, gray, small_mask, dt, scale, frame)
+        self._flame.reset()
+        if self._warmup is not None:
+            self._warm(img, gray, frame.ts)
+            return Detections.empty()
         cues = self._block_cues(img, gray)
         candidate = cues["candidate"]
         if small_mask is not None:
@@ -121,6 +169,20 @@ class SmokeDetector(Detector):
         self._evidence = np.zeros(self._edge_bg.shape, np.float32)
         self._last_ts = ts
         self._history.clear()
+        self._warmup: list[np.ndarray] | None = [img]
+        self._warmup_end = ts + WARMUP_S
+
+    def _warm(self, img: np.ndarray, gray: np.ndarray, ts: float) -> None:
+        """First seconds: the background is the per-pixel median of the frames seen, so a
+        passer-by in the first frame leaves no ghost (a ghost's lost edges look like smoke)."""
+        assert self._warmup is not None
+        self._warmup.append(img)
+        self._prev_gray, self._last_ts = gray, ts
+        if ts >= self._warmup_end:
+            self._bg = np.median(np.stack(self._warmup[-WARMUP_FRAMES:]), axis=0).astype(np.float32)
+            bg_gray = cv2.cvtColor(self._bg, cv2.COLOR_BGR2GRAY)
+            self._edge_bg = block_mean(edge_energy(bg_gray))
+            self._warmup = None
 
     def _block_cues(self, img: np.ndarray, gray: np.ndarray) -> dict[str, np.ndarray]:
         cfg = self.config
@@ -128,23 +190,29 @@ class SmokeDetector(Detector):
         assert self._edge_bg is not None
         bg_gray = cv2.cvtColor(self._bg, cv2.COLOR_BGR2GRAY)
         gain = float(np.median(gray) / max(float(np.median(bg_gray)), 1.0))  # lighting drift
-        moving = block_mean(np.abs(gray - bg_gray * gain) > cfg.motion_threshold)
-        change = np.abs(gray - self._prev_gray)
+        # change against the background on smoothed copies, allowing a 1-px shift: a shaken
+        # camera's edges and resampled fine texture do not pass for change
+        smooth, smooth_bg = (cv2.GaussianBlur(g, (0, 0), SMOOTH_SIGMA) for g in (gray, bg_gray))
+        moving = block_mean(tolerant_diff(smooth, smooth_bg * gain) > cfg.motion_threshold)
+        change = np.abs(gray - self._prev_gray)  # turbulence: texture moving counts
         flicker = block_mean(change > cfg.flicker_threshold)
         slow = block_mean(change) <= cfg.max_frame_change
         c_now, c_bg = block_mean(chroma(img)), block_mean(chroma(self._bg))
+        warmth = block_mean(img[..., 2] - img[..., 0])  # red - blue: soil dust is brown
         desat = ((c_now <= cfg.max_chroma) & (c_now <= c_bg + DESAT_MARGIN)) | (
             c_now <= DESAT_RELATIVE * c_bg)
         energy = block_mean(edge_energy(gray))
         textured = self._edge_bg >= MIN_TEXTURE
         ratio = energy / np.maximum(self._edge_bg, 1e-3)
+        if textured.sum() >= 8:  # a blur of the whole view (shake, focus, compression)
+            ratio = ratio / max(float(np.median(ratio[textured])), 1e-3)  # is not smoke
         edges_ok = ~textured | (ratio <= cfg.edge_loss_ratio)
         candidate = (moving >= MOVING_FRACTION) & (flicker >= FLICKER_FRACTION) & slow & (
             desat & edges_ok)
         desat_score = np.clip(1.0 - c_now / np.maximum(c_bg, cfg.max_chroma), 0, 1)
         edge_score = np.where(textured, np.clip(1.0 - ratio, 0, 1), 0.0)
         return {"candidate": candidate, "energy": energy, "desat": desat_score,
-                "edge": edge_score}
+                "edge": edge_score, "warmth": warmth}
 
     def _update_background(self, img: np.ndarray, energy: np.ndarray, dt: float) -> None:
         assert self._bg is not None and self._evidence is not None
@@ -184,16 +252,19 @@ class SmokeDetector(Detector):
         found = regions(smoke, max(int(cfg.min_area * n_blocks), 1), BRIDGE)
         boxes, scores = [], []
         for reg in found:
-            if reg.area > cfg.max_area * n_blocks:
+            if reg.area > cfg.max_area * n_blocks or is_veil(reg, smoke.shape):
                 continue
             m = reg.mask & smoke  # score the smoke cells, not the bridged gaps
+            if float(cues["warmth"][m].mean()) >= MAX_WARMTH:
+                continue  # brown: construction or road dust, not grey-white smoke
             parts = (float(self._evidence[m].mean()), float(cues["desat"][m].mean()),
                      float(cues["edge"][m].mean()), self._drift(m))
             score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence:
+            if score >= cfg.min_confidence * REPORT_FLOOR:
                 boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
                 scores.append(score)
         if not boxes:
             return Detections.empty()
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32))
+        return Detections(xyxy, np.asarray(scores, np.float32),
+                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})

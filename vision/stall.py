@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import Detector
+from vision.base import REPORT_FLOOR, Detector
 from vision.config import StallDetectorConfig
 from vision.imageops import boxes_to_image, frame_dt, rate, view_moved, work_frame
 from vision.types import Detections, EventKind
@@ -175,7 +175,7 @@ class StallDetector(Detector):
             if still_s < cfg.min_still_s:
                 continue
             score = 0.5 + 0.5 * min((still_s - cfg.min_still_s) / cfg.full_confidence_s, 1.0)
-            if score >= cfg.min_confidence:
+            if score >= cfg.min_confidence * REPORT_FLOOR:
                 ys, xs = np.nonzero(member)
                 boxes.append((float(xs.min()), float(ys.min()), float(xs.max() + 1),
                               float(ys.max() + 1)))
@@ -185,7 +185,8 @@ class StallDetector(Detector):
             return Detections.empty()
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
         return Detections(xyxy, np.asarray(scores, np.float32),
-                          {"still_s": np.asarray(still, np.float32)})
+                          {"still_s": np.asarray(still, np.float32),
+                           "threshold": np.full(len(scores), cfg.min_confidence, np.float32)})
 
 
 def _edges(img: np.ndarray) -> np.ndarray:

@@ -75,3 +75,14 @@ def test_scan_cli_rejects_a_missing_path(tmp_path: Path):
     out = subprocess.run([sys.executable, "-m", "lianqin", "scan", str(tmp_path / "nope.mp4")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "no such file" in out.stderr
+
+
+def test_scan_of_a_single_image_warns_that_temporal_detectors_need_a_sequence(tmp_path: Path,
+                                                                               caplog):
+    image = tmp_path / "field.jpg"
+    cv2.imwrite(str(image), make_scene("smoke", onset_s=0).render(30.0))
+    with caplog.at_level("WARNING", logger="lianqin.scan"):
+        found = scan(image, LianqinConfig(), kinds=[EventKind.SMOKE, EventKind.CROWD],
+                     progress=False)
+    assert found == []
+    assert "single image" in caplog.text and "smoke" in caplog.text and "crowd" not in caplog.text

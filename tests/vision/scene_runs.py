@@ -26,7 +26,15 @@ class SceneRun:
     episodes: list[tuple[float, float | None]] = field(default_factory=list)
 
     def fired(self, min_confidence: float) -> list[bool]:
-        return [bool((d.confidence >= min_confidence).any()) for d in self.found]
+        """Per frame: a detection at ``min_confidence`` (crowd groups: of the detector's
+        own ``min_count`` people, as the rules judge them at a zone's default settings)."""
+        out = []
+        for d in self.found:
+            ok = d.confidence >= min_confidence
+            if "min_count" in d.data:
+                ok &= d.data["count"] >= d.data["min_count"]
+            out.append(bool(ok.any()))
+        return out
 
 
 def overlaps(a: Box, b: Box) -> bool:

@@ -16,7 +16,7 @@ from helpers import require
 from camera_adapters.frame import Frame
 from vision.config import DetectorsConfig
 from vision.crowd import CrowdDetector
-from vision.registry import build_detector
+from vision.registry import build_detector, unwrap
 from vision.types import Detections, EventKind
 
 
@@ -35,7 +35,7 @@ def test_crowd_detector_runs_a_yolo_model_file(yolo_model: Path) -> None:
     cfg = DetectorsConfig.model_validate(
         {"crowd": {"backend": "yolo", "model": str(yolo_model), "imgsz": 320}})
     detector = build_detector(EventKind.CROWD, cfg)
-    assert isinstance(detector, CrowdDetector)
+    assert isinstance(unwrap(detector), CrowdDetector)
     image = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     found = detector.detect(Frame("cam", image, 0.0, 0.0, 0))
     assert isinstance(found, Detections) and found.xyxy.shape[1] == 4

@@ -15,7 +15,7 @@ from vision.base import Detector
 from vision.config import DetectorsConfig
 from vision.crowd import CrowdDetector
 from vision.dust import DustDetector
-from vision.registry import ScaledDetector, build_detector
+from vision.registry import ScaledDetector, build_detector, unwrap
 from vision.smoke import SmokeDetector
 from vision.stall import StallDetector
 from vision.types import Detections, EventKind
@@ -27,7 +27,7 @@ from vision.types import Detections, EventKind
 ])
 def test_builds_a_fresh_detector_of_the_kind(kind: EventKind, cls: type) -> None:
     a, b = build_detector(kind, DetectorsConfig()), build_detector(kind, DetectorsConfig())
-    assert isinstance(a, cls) and a is not b and a.kind == EventKind(kind)
+    assert isinstance(unwrap(a), cls) and a is not b and a.kind == EventKind(kind)
 
 
 def test_unknown_kind_is_refused() -> None:
