@@ -64,6 +64,9 @@ class ModelCard(BaseModel):
     tiles: int = Field(1, ge=1, le=4, description="Also run on an NxN grid of overlapping "
                        "tiles (N > 1): finds the small people of dense, distant crowds.")
     device: str = Field("cpu", min_length=1, max_length=32, description="Torch device.")
+    batch: bool = Field(False, description="Gather the frames of every camera in this "
+                        "process into one network call (vision/batch.py: letterbox and NMS "
+                        "on the device); for .pt models, worth it on a GPU worker.")
     classes: dict[str, list[Role]] = Field(min_length=1, description="Model class name -> "
                                            "roles it plays.")
     thresholds: dict[Role, float] = Field(default_factory=dict, description="Per-role "
@@ -183,6 +186,8 @@ class YoloModel:
     def _run(self, image: np.ndarray, classes: list[int], x0: int, y0: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         card = self.card
+        if card.batch:
+            return self._run_batched(image, classes, x0, y0)
         results = self.model.predict(image, imgsz=card.imgsz, conf=card.confidence,
                                      iou=card.iou, device=card.device, classes=classes,
                                      verbose=False, save=False)
@@ -193,6 +198,25 @@ class YoloModel:
             [x0, y0, x0, y0], np.float32)
         return (xyxy, boxes.conf.cpu().numpy().astype(np.float32),
                 boxes.cls.cpu().numpy().astype(int))
+
+    def _run_batched(self, image: np.ndarray, classes: list[int], x0: int, y0: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Through the process's shared batch queue for this model: camera threads wait
+        together for one call (up to 64 frames or 20 ms)."""
+        from vision.batch import shared_queue
+
+        card = self.card
+        if card.file.suffix != ".pt":
+            raise ModelCardError(f"model card {card.name!r}: batch needs a .pt model, "
+                                 f"not {card.file.name}")
+        queue = shared_queue(str(card.file), imgsz=card.imgsz, device=card.device,
+                             half=card.device.startswith("cuda"), conf=card.confidence,
+                             iou=card.iou)
+        found = queue.submit(np.ascontiguousarray(image)).result()
+        cls = found.data["class_id"].astype(int)
+        keep = np.isin(cls, classes)
+        xyxy = found.xyxy[keep].astype(np.float32) + np.array([x0, y0, x0, y0], np.float32)
+        return xyxy, found.confidence[keep].astype(np.float32), cls[keep]
 
     def role(self, found: Detections, role: str) -> Detections:
         """The boxes of classes playing ``role``, scoring at least its threshold."""

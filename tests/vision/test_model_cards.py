@@ -149,3 +149,44 @@ def test_combined_stalls_drop_parked_cars_and_favour_stall_objects() -> None:
     found = combined.detect(Frame("cam", np.zeros((360, 720, 3), np.uint8), 0.0, 0.0, 0))
     assert found.xyxy[:, 0].tolist() == [400, 600]  # the parked car is gone
     assert found.confidence.tolist() == pytest.approx([0.8, 0.6])  # umbrella: +0.2
+
+
+def test_a_batch_card_sends_every_camera_through_one_shared_queue(tmp_path: Path,
+                                                                  tiny_model: Path) -> None:
+    """``batch: true``: frames of many camera threads go through vision/batch.py's queue
+    (one network call for several cameras on a GPU worker; here on the CPU)."""
+    import threading
+
+    from vision.batch import shared_queue
+
+    path = tmp_path / "batch.yaml"
+    # an untrained network scores near zero: a tiny confidence makes it return boxes
+    path.write_text(f"name: tiny-batch\nfile: {tiny_model}\nimgsz: 160\nconfidence: 0.0001\n"
+                    "batch: true\nclasses:\n  '0': [person]\n  '2': [stall]\n")
+    model = YoloModel(ModelCard.load(path))
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 255, (180, 320, 3), dtype=np.uint8) for _ in range(4)]
+    results: dict[int, Detections] = {}
+    start = threading.Barrier(len(images))
+
+    def camera(i: int) -> None:
+        start.wait()
+        results[i] = model.predict(images[i])
+
+    threads = [threading.Thread(target=camera, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    queue = shared_queue(str(tiny_model), imgsz=160, device="cpu")
+    assert queue.last_batch >= 1  # the frames went through the shared queue
+    assert sorted(results) == [0, 1, 2, 3]
+    found = np.concatenate([r.data["cls"] for r in results.values()])
+    assert len(found) and set(found.tolist()) <= {0, 2}  # only the card's classes
+    for r in results.values():
+        assert (r.xyxy[:, [0, 2]] <= 320).all() and (r.xyxy[:, [1, 3]] <= 180).all()
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"")
+    bad = ModelCard.load(path).model_copy(update={"file": onnx})
+    with pytest.raises(ModelCardError, match="batch needs a .pt model"):
+        YoloModel(bad, loaded=model.model)._run_batched(images[0], [0], 0, 0)
