@@ -41,7 +41,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from camera_adapters.base import FrameSource
 from patrol.analyzer import Analysis
 from patrol.config import CameraConfig, PatrolConfig
-from patrol.evidence import annotate
 from patrol.scale import ScaleSettings
 from patrol.service import PatrolService, VerificationError, _ground_truth
 from patrol.tables import Base, EventRow
@@ -244,19 +243,8 @@ class RemotePatrolService(PatrolService):
         self.publisher.publish_event(kind, dict(row))
 
     def _on_start(self, worker: CameraWorker, analysis: Analysis, event: Event) -> None:
-        frame, camera = analysis.frame, worker.camera
-        folder = self.evidence.folder(camera.id, event.id, event.started_wall)
-        caption = f"{camera.id}  {datetime.fromtimestamp(frame.wall_ts, UTC):%Y-%m-%d %H:%M:%S}Z"
-        persons = analysis.detections.get(event.kind)
-        persons = persons.metadata.get("persons") if persons is not None else None
-        analyzer = worker.analyzers.get(analysis.preset, worker.analyzer)
-        image = annotate(frame.image, zones=analyzer.layout(frame), boxes=event.boxes,
-                         kind=event.kind, confidence=event.confidence, caption=caption,
-                         persons=persons.xyxy if persons is not None else None)
-        snapshot = self.evidence.write_jpeg(f"{folder}/snapshot.jpg", image)
-        self.evidence.write_jpeg(f"{folder}/raw.jpg", frame.image)
-        has_video = worker.clip_info is not None and worker.clip_info.codec != "mjpeg"
-        clip = f"{folder}/clip.mp4" if has_video else None
+        camera = worker.camera
+        snapshot, clip = self._start_evidence(worker, analysis, event)
         self._rows[event.id] = {
             "id": event.id, "camera_id": camera.id, "zone_id": event.zone_id,
             "preset": analysis.preset, "kind": str(event.kind), "state": str(event.state),

@@ -110,7 +110,10 @@ class PatrolService:
             else:
                 self._on_end(upd.event)
 
-    def _on_start(self, worker: CameraWorker, analysis: Analysis, event: Event) -> None:
+    def _start_evidence(self, worker: CameraWorker, analysis: Analysis,
+                        event: Event) -> tuple[str, str | None]:
+        """Write an event's annotated and raw snapshots; the snapshot's path and the clip's
+        path to come (None when the camera gives no video to cut)."""
         frame, camera = analysis.frame, worker.camera
         folder = self.evidence.folder(camera.id, event.id, event.started_wall)
         caption = f"{camera.id}  {datetime.fromtimestamp(frame.wall_ts, UTC):%Y-%m-%d %H:%M:%S}Z"
@@ -124,6 +127,11 @@ class PatrolService:
         self.evidence.write_jpeg(f"{folder}/raw.jpg", frame.image)
         has_video = worker.clip_info is not None and worker.clip_info.codec != "mjpeg"
         clip = f"{folder}/clip.mp4" if has_video else None
+        return snapshot, clip
+
+    def _on_start(self, worker: CameraWorker, analysis: Analysis, event: Event) -> None:
+        camera = worker.camera
+        snapshot, clip = self._start_evidence(worker, analysis, event)
         truth = _ground_truth(worker, event)
         with self.sessions.begin() as s:
             row = EventRow(
