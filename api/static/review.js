@@ -19,8 +19,14 @@ function query() {
   return params;
 }
 
+// Loads can overlap (a filter change while a live refresh is in flight): only the newest
+// request's answer is shown, so a slow older answer never replaces the filtered list.
+let loadSeq = 0;
+
 export async function load() {
+  const seq = ++loadSeq;
   const body = await api(`/api/events?${query()}`);
+  if (seq !== loadSeq) return;
   events = body.data;
   document.getElementById("count").textContent = `${body.count}`;
   document.getElementById("empty").hidden = events.length > 0;
@@ -56,12 +62,17 @@ function renderDetail() {
   if (detail.dataset.key === key) return; // unchanged: keep a playing clip playing
   detail.dataset.key = key;
   const pending = e.review === "pending";
+  // A live update (the order moved on, the review changed) must not restart a clip the
+  // operator is watching: the same clip keeps its <video> element and its position.
+  const playing = detail.querySelector("video.clip");
+  const video = !e.clip_url ? null
+    : playing && playing.getAttribute("src") === e.clip_url ? playing
+      : el("video", { class: "clip", src: e.clip_url, controls: true, preload: "auto", muted: true, playsinline: true });
   detail.replaceChildren(
     el("h2", {}, kindName(e), " ", el("span", { class: `badge ${e.review}` }, t(`review.${e.review}`))),
     el("div", { class: "evidence" },
       e.snapshot_url ? el("img", { class: "snapshot", src: e.snapshot_url, alt: "snapshot" }) : "",
-      e.clip_url ? el("video", { class: "clip", src: e.clip_url, controls: true, preload: "auto", muted: true, playsinline: true })
-        : el("p", { class: "muted" }, `clip: ${e.clip_state}`)),
+      video ?? el("p", { class: "muted" }, `clip: ${e.clip_state}`)),
     el("dl", {},
       el("dt", {}, t("f.camera")), el("dd", {}, `${e.camera_name} (${e.camera_id})`),
       el("dt", {}, t("f.township")), el("dd", {}, e.township),

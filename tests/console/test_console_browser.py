@@ -186,12 +186,17 @@ def test_operator_confirms_one_event_and_rejects_another(service, browser, error
         if (v.readyState < 1) await new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}));
         await v.play();
         await new Promise(r => setTimeout(r, 800));
+        v.dataset.watched = "yes";
         return {ready: v.readyState, duration: v.duration, t: v.currentTime, w: v.videoWidth, err: v.error && v.error.code};
     }""")
     assert clip["ready"] >= 2 and clip["duration"] > 0 and clip["w"] > 0 and clip["err"] is None, clip
     _shot(page, "review")
     page.keyboard.press("c")  # the shortcut confirms the current event
     _wait("the confirmation", lambda: _event(service, "street-1", id=first.id, review="confirmed"))
+    # The detail shows the new review state, and the clip the operator was watching is the
+    # same element still (the update did not restart it).
+    page.wait_for_selector("#detail h2 .badge.confirmed")
+    assert page.evaluate("document.querySelector('#detail video.clip').dataset.watched") == "yes"
     page.click(f'#queue [data-event="{second.id}"]')
     page.click("#detail button.reject")
     page.click("#reject-dialog .chip >> nth=0")  # a common reason, then edited

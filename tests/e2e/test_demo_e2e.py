@@ -95,6 +95,8 @@ def test_console_shows_events_evidence_and_orders_in_a_real_browser(demo):
         # A clip plays in the browser (H.264 MP4 cut by stream copy).
         events = demo["client"].get("/api/events", params={"limit": 200}).json()["data"]
         with_clip = next(e["id"] for e in events if e["clip_url"])
+        # The queue shows every event once the filter change has been applied.
+        page.wait_for_selector(f'#queue [data-event="{with_clip}"]', timeout=30_000)
         page.click(f'#queue [data-event="{with_clip}"]')
         page.wait_for_selector("#detail video", timeout=60_000)
         page.evaluate("""async () => {
