@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from rules.zones import Zone, ZoneConfig, union_mask
 from vision.base import Detector
 from vision.config import DetectorsConfig
 from vision.registry import build_detector
+from vision.stabilise import Stabiliser
 from vision.types import Detections, EventKind
 
 
@@ -53,6 +54,7 @@ class CameraAnalyzer:
     rules: RuleEngine = field(init=False)
     detectors: dict[EventKind, Detector] = field(init=False)
     timings: dict[EventKind, DetectorTiming] = field(init=False)
+    stabiliser: Stabiliser | None = field(init=False)
     _masks: dict[tuple[int, int], dict[EventKind, np.ndarray | None]] = field(
         init=False, default_factory=dict)
 
@@ -61,6 +63,8 @@ class CameraAnalyzer:
         kinds = sorted(self.rules.kinds())
         self.detectors = {k: build_detector(k, self.detectors_config) for k in kinds}
         self.timings = {k: DetectorTiming() for k in kinds}
+        stabilise = self.detectors_config.stabilise
+        self.stabiliser = Stabiliser(stabilise) if stabilise.enabled and kinds else None
 
     def layout(self, frame: Frame) -> list[Zone]:
         return self.rules.zones_for(frame.width, frame.height)
@@ -73,10 +77,20 @@ class CameraAnalyzer:
         return self._masks[size][kind]
 
     def analyse(self, frame: Frame) -> Analysis:
+        """Detections (in ``frame``'s pixels) and the rules' answer for one frame; the
+        detectors see it with camera shake taken out."""
+        steady = frame
+        if self.stabiliser is not None:
+            image = self.stabiliser.correct(frame.image, frame.ts)
+            if image is not frame.image:
+                steady = replace(frame, image=image)
         detections: dict[EventKind, Detections] = {}
         for kind, detector in self.detectors.items():
             started = time.perf_counter()
-            detections[kind] = detector.detect(frame, self._mask(frame, kind))
+            found = detector.detect(steady, self._mask(frame, kind))
+            if steady is not frame:
+                found = self.stabiliser.unshift(found)
+            detections[kind] = found
             timing = self.timings[kind]
             timing.last_ms = (time.perf_counter() - started) * 1000
             timing.calls += 1
@@ -91,6 +105,8 @@ class CameraAnalyzer:
         keeping the rules' open events."""
         for detector in self.detectors.values():
             detector.reset()
+        if self.stabiliser is not None:
+            self.stabiliser.reset()
 
     def reset(self) -> None:
         self.reset_detectors()

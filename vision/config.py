@@ -179,6 +179,30 @@ class MotionGateConfig(_Strict):
                              "is this old (still objects are re-checked at this pace).")
 
 
+class StabiliseConfig(_Strict):
+    """Camera-shake removal before detection (:mod:`vision.stabilise`): frame-to-frame
+    jitter is taken out, slow pans and tilts are kept."""
+
+    enabled: bool = Field(True, description="Take camera shake out before detection.")
+    smooth_s: float = Field(4.0, gt=0, le=600, description="Time constant of the smooth "
+                            "camera motion kept (pans, tilts); faster motion is shake.")
+    pan_px_s: float = Field(1.0, gt=0, le=1000, description="Steady motion faster than this "
+                            "(full-frame pixels a second, every step the same way) is a pan "
+                            "or tilt and is followed at once, not corrected.")
+    pan_window_s: float = Field(4.0, gt=0, le=60, description="How long motion must be steady "
+                                "to count as a pan.")
+    max_shift_px: float = Field(12.0, ge=0, le=200, description="Largest correction each way, "
+                                "in full-frame pixels.")
+    min_shift_px: float = Field(0.3, ge=0, le=10, description="Corrections below this are "
+                                "not applied (saves the warp on a steady camera).")
+    max_features: int = Field(200, ge=16, le=2000, description="Corners followed from frame "
+                              "to frame to measure the camera's step.")
+    min_agree: float = Field(0.4, gt=0, le=1, description="Share of the followed corners "
+                             "that must agree on the step; below it the step counts as none.")
+    width: int = Field(320, ge=64, le=1920, description="Width of the grey copy the shift is "
+                       "measured on.")
+
+
 class DetectorsConfig(_Strict):
     """All detectors of one camera (or of the site, merged under per-camera overrides)."""
 
@@ -192,6 +216,8 @@ class DetectorsConfig(_Strict):
                                        description="Crowd gathering.")
     motion: MotionGateConfig = Field(default_factory=MotionGateConfig,
                                      description="Motion gating of the heavy detectors.")
+    stabilise: StabiliseConfig = Field(default_factory=StabiliseConfig,
+                                       description="Camera-shake removal before detection.")
     analysis_width: int | None = Field(None, ge=160, le=7680, description="Frames wider than "
                                        "this are downscaled to it before detection; boxes "
                                        "are reported in original pixels.")

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["camera_adapters.synthetic", "vision.config", "vision.registry", "vision.hog",
-           "vision.smoke", "vision.dust", "vision.stall", "vision.crowd"]
+           "vision.smoke", "vision.dust", "vision.stall", "vision.crowd",
+           "vision.stabilise"]
 
 
 @pytest.mark.parametrize("name", MODULES)
