@@ -193,8 +193,6 @@ class StabiliseConfig(_Strict):
                                 "to count as a pan.")
     max_shift_px: float = Field(12.0, ge=0, le=200, description="Largest correction each way, "
                                 "in full-frame pixels.")
-    min_shift_px: float = Field(0.3, ge=0, le=10, description="Corrections below this are "
-                                "not applied (saves the warp on a steady camera).")
     max_features: int = Field(200, ge=16, le=2000, description="Corners followed from frame "
                               "to frame to measure the camera's step.")
     min_agree: float = Field(0.4, gt=0, le=1, description="Share of the followed corners "

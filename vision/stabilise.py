@@ -95,12 +95,13 @@ class Stabiliser:
         self._prev, self._prev_ts = grey, ts
         limit = self.config.max_shift_px
         young = ts - self._first_ts < self.config.pan_window_s
-        self.offset = np.zeros(2) if young else np.clip(self._smooth - self._path, -limit, limit)
-        if np.abs(self.offset).max() < self.config.min_shift_px:
+        wanted = np.zeros(2) if young else np.clip(self._smooth - self._path, -limit, limit)
+        # whole pixels: the detectors work on copies 320 pixels wide, where a whole pixel
+        # of the frame is already a fraction; a slice and a border cost far less than a warp
+        self.offset = np.round(wanted)
+        if not self.offset.any():
             return image
-        m = np.float32([[1, 0, self.offset[0]], [0, 1, self.offset[1]]])
-        return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return _translate(image, int(self.offset[0]), int(self.offset[1]))
 
     def _moving(self, ts: float) -> np.ndarray:
         """Per axis: is the camera panning or tilting?"""
@@ -147,3 +148,13 @@ class Stabiliser:
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if width != w else image
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         return grey, w / width
+
+
+def _translate(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` moved ``dx`` pixels right and ``dy`` down, edges repeated into the gap."""
+    h, w = image.shape[:2]
+    if abs(dx) >= w or abs(dy) >= h:
+        return image
+    kept = image[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return cv2.copyMakeBorder(kept, max(dy, 0), max(-dy, 0), max(dx, 0), max(-dx, 0),
+                              cv2.BORDER_REPLICATE)
