@@ -57,3 +57,17 @@ class FrameSource(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LiveSource(FrameSource):
+    """A network camera: paced in real time, its packet-level figures kept in ``_stats``."""
+
+    _stats: IntakeStats
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    @property
+    def intake(self) -> IntakeStats:
+        return self._stats

@@ -16,8 +16,6 @@ Every call carries the platform's token header (``access-token`` by default); an
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,12 +24,10 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from camera_adapters.base import FrameSource, SourceError
-from camera_adapters.capabilities import PacketSinkMixin, SamplingMixin
-from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
-from camera_adapters.rtsp import RtspSource, RtspSourceConfig
+from camera_adapters.base import SourceError
+from camera_adapters.frame import StreamInfo
+from camera_adapters.rtsp import RtspBackedSource, RtspSourceConfig
 from camera_adapters.secrets import mask_text, remember_secret
-from camera_adapters.stats import IntakeStats
 
 # Devices and channels are fetched in pages of this size.
 PAGE_SIZE = 100
@@ -162,71 +158,32 @@ class Gb28181Platform:
         self._client.close()
 
 
-class Gb28181Source(FrameSource, SamplingMixin, PacketSinkMixin):
+class Gb28181Source(RtspBackedSource):
     """A GB/T 28181 channel: asks the platform to play it, then reads the RTSP URL it gets
     (a new URL on every reconnect, since the platform may move the stream)."""
 
     def __init__(self, camera_id: str, config: Gb28181SourceConfig) -> None:
         config.remember_secrets()
-        self.camera_id = camera_id
+        super().__init__(camera_id)
         self.config = config
         self.platform = Gb28181Platform(
             config.platform_url, token=_secret(config.token), token_header=config.token_header,
             media_url=config.media_url, media_secret=_secret(config.media_secret),
             timeout_s=config.timeout_s)
-        self._rtsp: RtspSource | None = None
-        self._analyse_fps: float | None = None
-        self._sink: Callable[[list[EncodedPacket]], None] | None = None
-        self._epoch = time.time()
-        self._stats = IntakeStats()
         self.play_url: str | None = None
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def intake(self) -> IntakeStats:
-        return self._stats
-
-    def set_analysis_rate(self, fps: float) -> None:
-        self._analyse_fps = fps
-        if self._rtsp is not None:
-            self._rtsp.set_analysis_rate(fps)
-
-    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
-        self._sink = sink
-        if self._rtsp is not None:
-            self._rtsp.set_packet_sink(sink)
-
-    def keyframe_stride(self) -> int | None:
-        return self._rtsp.keyframe_stride() if self._rtsp is not None else None
 
     def open(self) -> StreamInfo:
         cfg = self.config
         self.play_url = self.platform.play(cfg.device_id, cfg.channel_id)
-        self._rtsp = RtspSource(self.camera_id, RtspSourceConfig(
+        self._rtsp = self._new_rtsp(RtspSourceConfig(
             url=self.play_url, transport=cfg.transport, decode=cfg.decode,
             fast_decode=cfg.fast_decode, hwaccel=cfg.hwaccel,
-            connect_timeout_s=cfg.timeout_s, read_timeout_s=cfg.timeout_s),
-            epoch=self._epoch, stats=self._stats)
-        if self._analyse_fps is not None:
-            self._rtsp.set_analysis_rate(self._analyse_fps)
-        self._rtsp.set_packet_sink(self._sink)
+            connect_timeout_s=cfg.timeout_s, read_timeout_s=cfg.timeout_s))
         return self._rtsp.open()
-
-    def read(self) -> Frame | None:
-        if self._rtsp is None:
-            raise SourceError("read() before open()")
-        return self._rtsp.read()
 
     def snapshot(self) -> np.ndarray:
         url = self.play_url or self.platform.play(self.config.device_id, self.config.channel_id)
         return self.platform.snapshot(url)
-
-    def close(self) -> None:
-        if self._rtsp is not None:
-            self._rtsp.close()
 
 
 def _secret(value: SecretStr | None) -> str | None:

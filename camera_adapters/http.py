@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from camera_adapters.base import FrameSource, SourceError
+from camera_adapters.base import LiveSource, SourceError
 from camera_adapters.frame import Frame, StreamInfo
 from camera_adapters.httpauth import camera_auth
 from camera_adapters.secrets import mask_text, mask_url, remember_secret, remember_url_secrets
@@ -52,7 +52,7 @@ def fetch_jpeg(client: httpx.Client, url: str) -> tuple[np.ndarray, int]:
     return image, len(response.content)
 
 
-class HttpSnapshotSource(FrameSource):
+class HttpSnapshotSource(LiveSource):
     """Pulls a JPEG every ``interval_s`` (wall-clock paced); no packets, so no clips."""
 
     def __init__(self, camera_id: str, config: HttpSnapshotSourceConfig) -> None:
@@ -66,14 +66,6 @@ class HttpSnapshotSource(FrameSource):
         self._next_due = 0.0
         self._first: np.ndarray | None = None
         self._index = 0
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def intake(self) -> IntakeStats:
-        return self._stats
 
     def open(self) -> StreamInfo:
         cfg = self.config

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,22 +18,19 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from camera_adapters.base import FrameSource, SourceError
+from camera_adapters.base import SourceError
 from camera_adapters.capabilities import (
-    PacketSinkMixin,
     PacketSource,
     Preset,
     PTZError,
     PTZMixin,
     RecordingStreamMixin,
-    SamplingMixin,
 )
-from camera_adapters.frame import EncodedPacket, Frame, StreamInfo
+from camera_adapters.frame import StreamInfo
 from camera_adapters.http import fetch_jpeg
 from camera_adapters.httpauth import camera_auth
-from camera_adapters.rtsp import RtspSource, RtspSourceConfig
+from camera_adapters.rtsp import RtspBackedSource, RtspSource, RtspSourceConfig
 from camera_adapters.secrets import mask_text, remember_secret
-from camera_adapters.stats import IntakeStats
 
 _STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 
@@ -201,43 +196,17 @@ def _why(exc: BaseException) -> str:
     return mask_text(" ".join(text.split())[:300])
 
 
-class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin, PacketSinkMixin):
+class OnvifSource(RtspBackedSource, PTZMixin, RecordingStreamMixin):
     """An ONVIF camera: profiles resolved at open, frames over RTSP, PTZ presets."""
 
     def __init__(self, camera_id: str, config: OnvifSourceConfig) -> None:
         remember_secret(config.secret())
-        self.camera_id = camera_id
+        super().__init__(camera_id)
         self.config = config
         self.device = OnvifDevice(config.host, config.port, config.username, config.secret(),
                                   timeout_s=config.connect_timeout_s)
-        self.epoch = time.time()
-        self._stats = IntakeStats()
-        self._rtsp: RtspSource | None = None
         self._main_token: str | None = None
-        self._analyse_fps: float | None = None
-        self._sink: Callable[[list[EncodedPacket]], None] | None = None
         self._lock = threading.Lock()  # the capture and record threads both resolve profiles
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def intake(self) -> IntakeStats:
-        return self._stats
-
-    def set_analysis_rate(self, fps: float) -> None:
-        self._analyse_fps = fps
-        if self._rtsp is not None:
-            self._rtsp.set_analysis_rate(fps)
-
-    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
-        self._sink = sink
-        if self._rtsp is not None:
-            self._rtsp.set_packet_sink(sink)
-
-    def keyframe_stride(self) -> int | None:
-        return self._rtsp.keyframe_stride() if self._rtsp is not None else None
 
     def rtsp_config(self) -> RtspSourceConfig:
         """Resolve the profiles to stream URIs (one ONVIF round trip per profile)."""
@@ -257,24 +226,11 @@ class OnvifSource(FrameSource, PTZMixin, RecordingStreamMixin, SamplingMixin, Pa
     def _ensure_rtsp(self) -> RtspSource:
         with self._lock:
             if self._rtsp is None:
-                self._rtsp = RtspSource(self.camera_id, self.rtsp_config(), epoch=self.epoch,
-                                        stats=self._stats)
-                if self._analyse_fps is not None:
-                    self._rtsp.set_analysis_rate(self._analyse_fps)
-                self._rtsp.set_packet_sink(self._sink)
+                self._rtsp = self._new_rtsp(self.rtsp_config())
             return self._rtsp
 
     def open(self) -> StreamInfo:
         return self._ensure_rtsp().open()
-
-    def read(self) -> Frame | None:
-        if self._rtsp is None:
-            raise SourceError("read() before open()")
-        return self._rtsp.read()
-
-    def close(self) -> None:
-        if self._rtsp is not None:
-            self._rtsp.close()
 
     def recording_source(self) -> PacketSource | None:
         if self.config.sub_profile is None:

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from camera_adapters.base import FrameSource, SourceError
+from camera_adapters.base import LiveSource, SourceError
 from camera_adapters.capabilities import (
     PacketSinkMixin,
     PacketSource,
@@ -316,7 +316,7 @@ class RtspRecorder(PacketSource):
         self._reader.close()
 
 
-class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMixin):
+class RtspSource(LiveSource, RecordingStreamMixin, SamplingMixin, PacketSinkMixin):
     """An RTSP camera; see the module docstring.
 
     Example (needs a camera, so not run here)::
@@ -348,14 +348,6 @@ class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMix
         self.info: StreamInfo | None = None
 
     # -- capabilities ---------------------------------------------------------------
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def intake(self) -> IntakeStats:
-        return self._stats
-
     def set_analysis_rate(self, fps: float) -> None:
         self._analyse_fps = fps
         self._stride = self.keyframe_stride()
@@ -534,6 +526,52 @@ class RtspSource(FrameSource, RecordingStreamMixin, SamplingMixin, PacketSinkMix
 _cuda_lock = threading.Lock()
 _cuda_error: str | None = None  # why CUDA could not be used, once found out
 _cuda_checked = False
+
+
+class RtspBackedSource(LiveSource, SamplingMixin, PacketSinkMixin):
+    """A camera whose frames come from an inner :class:`RtspSource`, made by the subclass
+    (with :meth:`_new_rtsp`) once it knows the stream URL (ONVIF, GB/T 28181). The analysis
+    rate and packet sink set before then are kept and handed on; reads and close go to it.
+    """
+
+    def __init__(self, camera_id: str) -> None:
+        self.camera_id = camera_id
+        self.epoch = time.time()
+        self._stats = IntakeStats()
+        self._rtsp: RtspSource | None = None
+        self._analyse_fps: float | None = None
+        self._sink: Callable[[list[EncodedPacket]], None] | None = None
+
+    def set_analysis_rate(self, fps: float) -> None:
+        self._analyse_fps = fps
+        if self._rtsp is not None:
+            self._rtsp.set_analysis_rate(fps)
+
+    def set_packet_sink(self, sink: Callable[[list[EncodedPacket]], None] | None) -> None:
+        self._sink = sink
+        if self._rtsp is not None:
+            self._rtsp.set_packet_sink(sink)
+
+    def keyframe_stride(self) -> int | None:
+        return self._rtsp.keyframe_stride() if self._rtsp is not None else None
+
+    def _new_rtsp(self, config: RtspSourceConfig) -> RtspSource:
+        """An inner source on this camera's timeline and intake figures, told the analysis
+        rate and packet sink set so far."""
+        rtsp = RtspSource(self.camera_id, config, epoch=self.epoch, stats=self._stats)
+        if self._analyse_fps is not None:
+            rtsp.set_analysis_rate(self._analyse_fps)
+        rtsp.set_packet_sink(self._sink)
+        return rtsp
+
+    def read(self) -> Frame | None:
+        if self._rtsp is None:
+            raise SourceError("read() before open()")
+        return self._rtsp.read()
+
+    def close(self) -> None:
+        if self._rtsp is not None:
+            self._rtsp.close()
 
 
 def cuda_hwaccel(camera_id: str = "") -> av.codec.hwaccel.HWAccel | None:
