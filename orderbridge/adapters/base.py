@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ssl
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -52,6 +53,24 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
             when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def send(client: httpx.Client, method: str, url: str, *,
+         errors: Callable[[str], str] = lambda text: text[:300], **kwargs: Any) -> httpx.Response:
+    """One request to a peer; a 2xx answer is returned. A network error raises a retryable
+    DeliveryError, any other answer one retryable as :data:`RETRYABLE_STATUS` says (with the
+    peer's Retry-After), its message citing ``errors(answer body)``."""
+    try:
+        resp = client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{method} {url}: {type(exc).__name__}: {exc}",
+                            retryable=True) from exc
+    if resp.status_code >= 300:
+        raise DeliveryError(
+            f"{method} {url}: HTTP {resp.status_code}: {errors(resp.text)}",
+            retryable=resp.status_code in RETRYABLE_STATUS,
+            retry_after_s=retry_after(resp.headers.get("Retry-After")))
+    return resp
 
 
 class DispatchAdapter(ABC):

@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after, tls
+from orderbridge.adapters.base import DeliveryError, send, tls
 from orderbridge.adapters.local import LocallyTrackedAdapter
 from orderbridge.config import Open311Target
 from patrol.orders import TOPIC_ORDER_VERDICT
@@ -79,16 +79,8 @@ class Open311Adapter(LocallyTrackedAdapter):
     def _call(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
         fmt = self.config.format
         url = f"{self.base}/{path}.{fmt}"
-        try:
-            resp = self._client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{method} {url}: {type(exc).__name__}: {exc}",
-                                retryable=True) from exc
-        if resp.status_code >= 300:
-            raise DeliveryError(
-                f"{method} {url}: HTTP {resp.status_code}: {parse_errors(resp.text, fmt)}",
-                retryable=resp.status_code in RETRYABLE_STATUS,
-                retry_after_s=retry_after(resp.headers.get("Retry-After")))
+        resp = send(self._client, method, url, errors=lambda text: parse_errors(text, fmt),
+                    **kwargs)
         try:
             return parse_requests(resp.text, fmt)
         except (ValueError, ET.ParseError) as exc:

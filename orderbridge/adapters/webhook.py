@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.adapters.base import RETRYABLE_STATUS, DeliveryError, retry_after, tls
+from orderbridge.adapters.base import send, tls
 from orderbridge.adapters.local import LocallyTrackedAdapter, dig
 from orderbridge.config import WebhookTarget
 from orderbridge.signing import sign
@@ -83,16 +83,7 @@ class WebhookAdapter(LocallyTrackedAdapter):
         raw = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": key,
                    EVENT_HEADER: kind, **sign(self.config.secret, raw)}
-        try:
-            resp = self._client.post(self.config.url, content=raw, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"POST {self.config.url}: {type(exc).__name__}: {exc}",
-                                retryable=True) from exc
-        if resp.status_code >= 300:
-            raise DeliveryError(
-                f"POST {self.config.url}: HTTP {resp.status_code}: {resp.text[:300]}",
-                retryable=resp.status_code in RETRYABLE_STATUS,
-                retry_after_s=retry_after(resp.headers.get("Retry-After")))
+        resp = send(self._client, "POST", self.config.url, content=raw, headers=headers)
         try:
             return resp.json() if resp.content else None
         except ValueError:
