@@ -1,6 +1,7 @@
 """Real peers on loopback for the bridge's tests and benchmark: a mosquitto broker, an HTTP
 receiver that checks signatures and keeps the first answer per idempotency key, an Open311
-GeoReport v2 server (JSON and XML), and an MQTT dispatch side that records orders."""
+GeoReport v2 server (JSON and XML), and an MQTT dispatch side that records orders; and on
+our side a camera worker fed in a thread, on a synthetic field where smoke appears."""
 
 from __future__ import annotations
 
@@ -407,3 +408,38 @@ def add_event(sessions, event_id: str, *, kind: str = "smoke", count: int | None
             "count": count,
             "evidence": [{"path": f"{camera}/{event_id}/snapshot.jpg", "kind": "snapshot",
                           "phase": "before"}]}))
+
+
+# -- a running camera worker -------------------------------------------------------------------
+ANALYSE_EVERY = 4  # an 8 fps camera analysed at 2 fps
+
+
+def smoke_field(tmp_path: Path) -> dict[str, Any]:
+    """Storage under ``tmp_path`` and one synthetic camera, ``field``, whose smoke starts at
+    3 s, watched in one zone over the whole picture: the start of a configuration."""
+    return {
+        "storage": {"database_url": f"sqlite:///{tmp_path / 'e.db'}",
+                    "evidence_dir": str(tmp_path / "evidence")},
+        "cameras": [{"id": "field", "township": "星甸街道", "source": {
+            "type": "synthetic", "scene": "smoke", "onset_s": 3, "realtime": False, "seed": 7},
+            "zones": [{"id": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                       "kinds": ["smoke"]}]}],
+    }
+
+
+class Feeder:
+    """Plays the capture and analysis loops of a worker, unpaced, in a thread."""
+
+    def __init__(self, worker) -> None:  # noqa: ANN001
+        self.worker, self.stop = worker, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        source = self.worker.source
+        self.worker.info = source.open()
+        while not self.stop.is_set() and (frame := source.read()) is not None:
+            self.worker.ingest(frame)
+            if frame.index % ANALYSE_EVERY == 0:
+                self.worker.analyse(frame)
+            time.sleep(0.002)
+        source.close()

@@ -6,13 +6,11 @@ before/after evidence, and the end of the event brings the zone count back to 0.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from bridge_peers import CallbackReceiver, WebhookReceiver, until
+from bridge_peers import CallbackReceiver, Feeder, WebhookReceiver, smoke_field, until
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from helpers import free_port
@@ -24,25 +22,6 @@ from patrol.service import PatrolService
 from patrol.store import open_engine, session_factory
 
 SECRET = "live-test-shared-secret"
-ANALYSE_EVERY = 4  # an 8 fps camera analysed at 2 fps
-
-
-class Feeder:
-    """Plays the capture and analysis loops of a worker, unpaced, in a thread."""
-
-    def __init__(self, worker) -> None:
-        self.worker, self.stop = worker, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        source = self.worker.source
-        self.worker.info = source.open()
-        while not self.stop.is_set() and (frame := source.read()) is not None:
-            self.worker.ingest(frame)
-            if frame.index % ANALYSE_EVERY == 0:
-                self.worker.analyse(frame)
-            time.sleep(0.002)
-        source.close()
 
 
 class Watcher:
@@ -88,12 +67,7 @@ def _live(tmp_path: Path, broker, receiver, target):  # noqa: ANN001, ANN202
         receiver.up()
     answers.up()
     config = parse_config({
-        "storage": {"database_url": f"sqlite:///{tmp_path / 'e.db'}",
-                    "evidence_dir": str(tmp_path / "evidence")},
-        "cameras": [{"id": "field", "township": "星甸街道", "source": {
-            "type": "synthetic", "scene": "smoke", "onset_s": 3, "realtime": False, "seed": 7},
-            "zones": [{"id": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
-                       "kinds": ["smoke"]}]}],
+        **smoke_field(tmp_path),
         "rules": {"smoke": {"persistence": {"n": 3, "m": 5}, "end_after_s": 2}},
         "review": {"auto_order_min_confidence": {"smoke": 0.0}},
         "verification": {"settle_s": 1, "window_s": 4},

@@ -3,12 +3,12 @@ disposal reported too early → redo; disposed and reported again → closed (st
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from bridge_peers import Feeder, smoke_field
 from sqlalchemy import select
 
 from lianqin.config import parse_config
@@ -20,36 +20,11 @@ from patrol.service import PatrolService, VerificationError
 from patrol.store import open_engine, session_factory
 from patrol.tables import EventRow, VerificationRow
 
-ANALYSE_EVERY = 4  # an 8 fps camera analysed at 2 fps
-
-
-class Feeder:
-    """Plays the capture and analysis loops of a worker, unpaced, in a thread."""
-
-    def __init__(self, worker) -> None:
-        self.worker, self.stop = worker, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        source = self.worker.source
-        self.worker.info = source.open()
-        while not self.stop.is_set() and (frame := source.read()) is not None:
-            self.worker.ingest(frame)
-            if frame.index % ANALYSE_EVERY == 0:
-                self.worker.analyse(frame)
-            time.sleep(0.002)
-        source.close()
-
 
 @pytest.fixture
 def loop(tmp_path: Path, dispatch_server):
     config = parse_config({
-        "storage": {"database_url": f"sqlite:///{tmp_path / 'e.db'}",
-                    "evidence_dir": str(tmp_path / "evidence")},
-        "cameras": [{"id": "field", "township": "星甸街道", "source": {
-            "type": "synthetic", "scene": "smoke", "onset_s": 3, "realtime": False, "seed": 7},
-            "zones": [{"id": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
-                       "kinds": ["smoke"]}]}],
+        **smoke_field(tmp_path),
         "rules": {"smoke": {"persistence": {"n": 3, "m": 5}}},
         "review": {"auto_order_min_confidence": {"smoke": 0.0}},
         "verification": {"settle_s": 1, "window_s": 6},
