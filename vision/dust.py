@@ -42,6 +42,7 @@ from vision.imageops import (
     is_veil,
     rate,
     regions,
+    tolerant_diff,
     view_moved,
     work_frame,
 )
@@ -142,7 +143,7 @@ class DustDetector(Detector):
         top = np.maximum(np.maximum(b, g), r)
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
-        change = np.abs(gray - self._prev_gray)
+        change = tolerant_diff(_smooth(gray), _smooth(self._prev_gray))
         # sensor noise changes every pixel a little: turbulence must stand out of it
         noise = NOISE_K * 1.4826 * float(np.median(change))
         turbulent = (block_mean(change > max(cfg.flicker_threshold, noise)) >= FLICKER_FRACTION) & (
@@ -193,3 +194,9 @@ class DustDetector(Detector):
         xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
         return Detections(xyxy, np.asarray(scores, np.float32),
                           {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})
+
+
+def _smooth(gray: np.ndarray) -> np.ndarray:
+    """Fine detail taken out (compression blocks, sensor noise, a pixel of residual shake),
+    keeping the broad, slow change of a drifting veil."""
+    return cv2.GaussianBlur(gray, (5, 5), 0)
