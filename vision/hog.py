@@ -181,6 +181,15 @@ def window_scores(features: np.ndarray, coef: np.ndarray, step: int = 1) -> np.n
     return scores
 
 
+def person_windows(xyxy: np.ndarray) -> np.ndarray:
+    """The HOG windows (x1, y1, x2, y2) around tight person boxes: the inverse of the
+    margins taken off a window's box."""
+    w = (xyxy[:, 2] - xyxy[:, 0]) / (1 - 2 * MARGIN_X)
+    h = (xyxy[:, 3] - xyxy[:, 1]) / (1 - 2 * MARGIN_Y)
+    pad = np.stack([MARGIN_X * w, MARGIN_Y * h], axis=1)
+    return xyxy + np.concatenate([-pad, pad], axis=1)
+
+
 @dataclass(frozen=True, slots=True)
 class HogHits:
     """Raw window hits of a pyramid scan: tight person boxes (x1, y1, x2, y2) and SVM scores."""
