@@ -163,8 +163,9 @@ class CrowdDetectorConfig(_Strict):
                                   "in original pixels). Bounds the HOG cost and sets the "
                                   "people sizes found: the pyramid finds people about 96 "
                                   "to 96 x hog_max_scale px tall at this width, i.e. 192-"
-                                  "307 px in a 1280x720 frame at 640 (3.5x cheaper than "
-                                  "1280, which finds 96-154 px). null: native resolution.")
+                                  "307 px in a 1280x720 frame at 640 (about 5x cheaper "
+                                  "than 1280, which finds 96-154 px). null: native "
+                                  "resolution.")
 
     @model_validator(mode="after")
     def _model_for_yolo(self) -> CrowdDetectorConfig:

@@ -41,8 +41,9 @@ L2HYS_CLIP = 0.2  # L2-Hys threshold of Dalal & Triggs
 # (16-pixel margins), so boxes are shrunk by these fractions to hug the person.
 MARGIN_X, MARGIN_Y = 0.25, 0.125
 
-# bin index of (lower bin + 1 + i) modulo NBINS for i = 0, 1: lower bins run from -1 to 17
 QUARTER, QUARTERS = CELL // 2, 4  # a block side is 4 quarters of 4 pixels
+
+# bin index of (lower bin + 1 + i) modulo NBINS for i = 0, 1: lower bins run from -1 to 17
 _BIN_WRAP = (np.arange(-1, 2 * NBINS + 1) % NBINS).astype(np.int32)
 _GAMMA_LUT = np.sqrt(np.arange(256, dtype=np.float32)).reshape(1, 256)
 
