@@ -14,6 +14,11 @@ own ``count_threshold`` may be lower or higher than the detector's. People are t
 (:class:`~vision.tracking.IoUTracker`): ``metadata["persons"]`` carries each person's
 ``track`` id and ``dwell_s``, a group its members' median ``dwell_s``. Dense, distant
 crowds are found with tiled inference when the YOLO model card asks for ``tiles``.
+
+Cost: HOG people are searched at ``hog_width`` (640 px by default: the registry wraps the
+detector in a :class:`~vision.registry.ScaledDetector`) and, with motion gating on, only in
+the regions that changed between whole-image searches every ``recheck_s``
+(:class:`RegionSearch`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import numpy as np
 
 from camera_adapters.frame import Frame
 from vision.base import Detector
-from vision.config import CrowdDetectorConfig
-from vision.people import PersonDetector, build_person_detector
+from vision.config import CrowdDetectorConfig, MotionGateConfig
+from vision.hog import CELL, MARGIN_X, MARGIN_Y, person_windows
+from vision.motion import changed_regions, small_gray
+from vision.people import HogPersonDetector, PersonDetector, build_person_detector, nms
 from vision.tracking import IoUTracker
 from vision.types import Detections, EventKind
 from vision.yolo import frame_key
@@ -35,6 +42,7 @@ GROUP_FLOOR = 3  # smallest group reported (the rules decide what count is a cro
 MASK_MARGIN = 0.15  # fraction of the frame kept beside and below the zone mask's box, so
 # people standing on the zone edge are still found whole; everything above the zone is
 # kept, because zones are drawn on the ground and the people in them stand up out of them
+FULL_SHARE = 0.5  # changed regions covering this share of the image: search it whole
 
 
 def cluster_people(xyxy: np.ndarray, eps: float) -> np.ndarray:
@@ -76,14 +84,19 @@ class CrowdDetector(Detector):
 
     kind: ClassVar[EventKind] = EventKind.CROWD
 
-    def __init__(self, config: CrowdDetectorConfig,
-                 persons: PersonDetector | None = None) -> None:
+    def __init__(self, config: CrowdDetectorConfig, persons: PersonDetector | None = None,
+                 motion: MotionGateConfig | None = None) -> None:
         self.config = config
         self.persons = persons if persons is not None else build_person_detector(config)
         self.tracker = IoUTracker(min_iou=0.25, max_missed=4, high=config.person_confidence)
+        self.regions = (RegionSearch(self.persons, motion, config.nms_iou)
+                        if motion is not None and isinstance(self.persons, HogPersonDetector)
+                        else None)
 
     def reset(self) -> None:
         self.tracker.reset()
+        if self.regions is not None:
+            self.regions.reset()
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         if mask is not None and not mask.any():  # no zone watches crowds here
@@ -91,7 +104,8 @@ class CrowdDetector(Detector):
         image, (ox, oy) = _crop_to_mask(frame.image, mask)
         if hasattr(self.persons, "key"):
             self.persons.key = frame_key(frame, image)
-        people = self.persons.detect(image)
+        people = (self.persons.detect(image) if self.regions is None
+                  else self.regions.detect(image, frame.ts))
         if len(people) and (ox or oy):
             people = Detections(people.xyxy + np.array([ox, oy, ox, oy], np.float32),
                                 people.confidence, people.data)
@@ -126,6 +140,90 @@ class CrowdDetector(Detector):
                            "min_count": np.full(len(counts), cfg.min_people),
                            "dwell_s": np.asarray(dwells, np.float32)},
                           {"persons": persons})
+
+
+class RegionSearch:
+    """Frigate-style motion regions for the HOG person search: between whole-image
+    searches every ``recheck_s``, only the regions that changed since the last search are
+    searched, each widened by the margins of the largest HOG window (and at least that
+    window's size) so that a person whose body moved there has its whole window in it.
+    People found before are carried over unless a searched region held their whole window
+    (a still person stays counted, and the tracker keeps its id and dwell time). Regions
+    covering ``FULL_SHARE`` of the image or more are not worth it: the image is searched
+    whole.
+    """
+
+    def __init__(self, persons: HogPersonDetector, motion: MotionGateConfig,
+                 nms_iou: float) -> None:
+        self.persons = persons
+        self.motion = motion
+        self.nms_iou = nms_iou
+        self.window = persons.largest_window()
+        self.pad = (int(MARGIN_X * self.window[0]) + CELL, int(MARGIN_Y * self.window[1]) + CELL)
+        self.reset()
+
+    def reset(self) -> None:
+        self._ref: np.ndarray | None = None
+        self._full_ts: float | None = None
+        self._known = Detections.empty()
+        self.full_searches = 0
+        self.region_searches = 0
+
+    def detect(self, image: np.ndarray, ts: float) -> Detections:
+        """People in ``image``: searched whole, or in its changed regions only."""
+        small = small_gray(image)
+        regions = self._regions(small, image.shape, ts)
+        if regions is None:
+            people, self._full_ts = self.persons.detect(image), ts
+            self.full_searches += 1
+        else:
+            people = self._search(image, regions)
+            self.region_searches += 1
+        self._ref, self._known = small, people
+        return people
+
+    def _regions(self, small: np.ndarray, shape: tuple[int, ...], ts: float
+                 ) -> np.ndarray | None:
+        """The changed regions (possibly none), or None when the image must be searched
+        whole: first look, new image size, re-check due, or too much changed."""
+        if (self._ref is None or self._ref.shape != small.shape or self._full_ts is None
+                or not 0 <= ts - self._full_ts < self.motion.recheck_s):
+            return None
+        h, w = shape[:2]
+        boxes = changed_regions(small, self._ref, (w, h), self.motion.threshold, self.pad)
+        boxes = np.array([_at_least(b, self.window, (w, h)) for b in boxes], int).reshape(-1, 4)
+        area = int(((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).sum())
+        return None if area >= FULL_SHARE * w * h else boxes
+
+    def _search(self, image: np.ndarray, regions: np.ndarray) -> Detections:
+        """People found in the regions, and those known from before outside them."""
+        boxes, scores = [], []
+        for x1, y1, x2, y2 in regions:
+            found = self.persons.detect(image[y1:y2, x1:x2])
+            boxes.append(found.xyxy + np.array([x1, y1, x1, y1], np.float32))
+            scores.append(found.confidence)
+        known = self._known
+        win = person_windows(known.xyxy)[:, :, None]
+        searched = ((win[:, 0] >= regions[:, 0]) & (win[:, 2] <= regions[:, 2])
+                    & (win[:, 1] >= regions[:, 1]) & (win[:, 3] <= regions[:, 3])).any(axis=1)
+        boxes.append(known.xyxy[~searched])
+        scores.append(known.confidence[~searched])
+        xyxy, conf = np.concatenate(boxes), np.concatenate(scores)
+        if not len(conf):
+            return Detections.empty()
+        keep, _ = nms(xyxy, conf, self.nms_iou)  # a person on a region's edge, found twice
+        return Detections(xyxy[keep], conf[keep])
+
+
+def _at_least(box: np.ndarray, size: tuple[int, int], limit: tuple[int, int]) -> list[int]:
+    """``box`` grown about its centre to at least ``size`` (w, h), kept inside ``limit``."""
+    out = [int(v) for v in box]
+    for lo, need, end in ((0, size[0], limit[0]), (1, size[1], limit[1])):
+        length = min(max(need, out[lo + 2] - out[lo]), end)
+        start = out[lo] - (length - (out[lo + 2] - out[lo])) // 2
+        out[lo] = min(max(start, 0), end - length)
+        out[lo + 2] = out[lo] + length
+    return out
 
 
 def _with_groups(people: Detections, groups: np.ndarray) -> Detections:

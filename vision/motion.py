@@ -45,7 +45,7 @@ class MotionGate:
         self.skips = 0
 
     def changed_share(self, image: np.ndarray, mask: np.ndarray | None) -> tuple[float, np.ndarray]:
-        small = _small_gray(image)
+        small = small_gray(image)
         if self._ref is None or self._ref.shape != small.shape:
             return 1.0, small
         moved = cv2.absdiff(small, self._ref) > self.config.threshold
@@ -89,7 +89,29 @@ class GatedDetector(Detector):
         self._last = Detections.empty()
 
 
-def _small_gray(image: np.ndarray) -> np.ndarray:
+def changed_regions(small: np.ndarray, reference: np.ndarray, size: tuple[int, int],
+                    threshold: float, pad: tuple[int, int]) -> np.ndarray:
+    """Boxes (x1, y1, x2, y2) in the pixels of a ``size`` (width, height) frame around what
+    changed between two :func:`small_gray` copies of it, each widened by ``pad`` (x, y)
+    pixels on every side; boxes that overlap once widened are merged.
+
+    The change is found on the blurred 160-pixel-wide copies, as the gate judges it, and
+    widened there by a rectangular dilation, which merges neighbours in the same step.
+    """
+    w, h = size
+    fx, fy = w / small.shape[1], h / small.shape[0]
+    moved = (cv2.absdiff(small, reference) > threshold).astype(np.uint8)
+    kx, ky = 2 * int(np.ceil(pad[0] / fx)) + 1, 2 * int(np.ceil(pad[1] / fy)) + 1
+    grown = cv2.dilate(moved, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, ky)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=4)
+    boxes = stats[1:count, :4].astype(np.float64)  # x, y, width, height on the copy
+    boxes[:, 2:] += boxes[:, :2]
+    scaled = np.round(boxes * np.array([fx, fy, fx, fy])).astype(int)
+    return np.clip(scaled, 0, [w, h, w, h])
+
+
+def small_gray(image: np.ndarray) -> np.ndarray:
+    """Blurred grey copy ``GATE_WIDTH`` pixels wide, on which motion is judged."""
     h, w = image.shape[:2]
     size = (GATE_WIDTH, max(int(round(h * GATE_WIDTH / w)), 1))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)

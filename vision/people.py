@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.config import CrowdDetectorConfig
-from vision.hog import HogPeople
+from vision.hog import WIN_H, WIN_W, HogPeople
 from vision.types import Detections
 from vision.yolo import ModelCard, YoloModel, card_for, load_yolo, shared_model
 
@@ -65,6 +65,11 @@ class HogPersonDetector(PersonDetector):
         self.config = config
         self._hog = HogPeople(config.hog_scale_step, config.hog_max_scale,
                               stride=config.hog_stride)
+
+    def largest_window(self) -> tuple[int, int]:
+        """Width and height (image pixels) of the pyramid's largest HOG window."""
+        scale = self.config.hog_max_scale / self.config.hog_upscale
+        return int(np.ceil(WIN_W * scale)), int(np.ceil(WIN_H * scale))
 
     def detect(self, image: np.ndarray) -> Detections:
         cfg = self.config

@@ -78,7 +78,10 @@ def build_detector(kind: EventKind, config: DetectorsConfig) -> Detector:
     detector: Detector
     heavy = False  # people and YOLO models: worth gating on motion
     if kind is EventKind.CROWD:
-        detector, heavy = CrowdDetector(config.crowd), True
+        motion = config.motion if config.motion.enabled else None
+        detector, heavy = CrowdDetector(config.crowd, motion=motion), True
+        if config.crowd.backend == "hog" and config.crowd.hog_width is not None:
+            detector = ScaledDetector(detector, config.crowd.hog_width)
     else:
         sub = getattr(config, kind.value)
         classical = CLASSICAL[kind](sub)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from camera_adapters.synthetic_draw import Look, draw_person
-from vision.hog import HogPeople, block_features, window_scores
+from vision.hog import (
+    HogPeople,
+    block_features,
+    features_from_votes,
+    orientation_votes,
+    person_windows,
+    window_scores,
+)
 from vision.hog_people_coef import default_people_detector
 
 # cv2.HOGDescriptor().compute(pattern(128, 64)) and .detect(pattern(160, 96),
@@ -75,3 +82,26 @@ def test_rejects_bad_parameters() -> None:
         HogPeople(scale_step=1.0)
     with pytest.raises(ValueError, match="stride"):
         HogPeople(stride=3)
+
+
+def test_half_cell_grid_blocks_are_the_cell_grid_blocks_shifted_by_four_pixels() -> None:
+    votes = orientation_votes(pattern(160, 96))
+    half = features_from_votes(votes, stride=4)
+    for dy in (0, 4):
+        for dx in (0, 4):
+            np.testing.assert_allclose(half[dy // 4::2, dx // 4::2],
+                                       features_from_votes(votes[:, dy:, dx:]), atol=1e-6)
+
+
+def test_scores_on_the_half_cell_grid_include_the_cell_grid_scores() -> None:
+    coef = default_people_detector()
+    img = pattern(200, 120)
+    half = window_scores(block_features(img, stride=4), coef, step=2)
+    np.testing.assert_allclose(half[::2, ::2], window_scores(block_features(img), coef),
+                               atol=1e-4)
+
+
+def test_person_windows_undo_the_box_margins() -> None:
+    window = np.array([[10.0, 20.0, 74.0, 148.0]], np.float32)  # a 64x128 window
+    box = window + np.array([16, 16, -16, -16], np.float32)  # its tight person box
+    np.testing.assert_allclose(person_windows(box), window)
