@@ -119,9 +119,6 @@ class StallDetectorConfig(_ModelBacked):
                             "of the frame.")
 
 
-HOG_WIDTH = 640  # default working width of the HOG people search (the synthetic scenes' 640x360)
-
-
 class CrowdDetectorConfig(_Strict):
     """Crowd detection: people from HOG (Dalal & Triggs) or a YOLO model, clustered with a
     linking distance relative to person height, one detection per group."""
@@ -154,18 +151,19 @@ class CrowdDetectorConfig(_Strict):
     hog_stride: Literal[4, 8] = Field(4, description="HOG window stride in pixels: 4 finds "
                                       "people in groups far more reliably than 8, at about "
                                       "twice the cost.")
-    hog_max_scale: float = Field(1.6, ge=1, le=16, description="Largest HOG window scale: "
-                                 "people up to about 96 px x this tall are found.")
+    hog_max_scale: float = Field(4.0, ge=1, le=16, description="Largest HOG window scale: "
+                                 "people up to about 96 px x this tall are found (4: 384 px; "
+                                 "the larger scales search smaller images and cost little).")
     hog_min_hits: int = Field(2, ge=1, le=20, description="Overlapping HOG window hits a "
                               "person needs (the vote OpenCV's grouping applies).")
-    hog_width: int | None = Field(HOG_WIDTH, ge=128, le=7680, description="Frames wider "
+    hog_width: int | None = Field(None, ge=128, le=7680, description="Frames wider "
                                   "than this are searched for people at this width (boxes "
                                   "in original pixels). Bounds the HOG cost and sets the "
-                                  "people sizes found: the pyramid finds people about 96 "
-                                  "to 96 x hog_max_scale px tall at this width, i.e. 192-"
-                                  "307 px in a 1280x720 frame at 640 (about 5x cheaper "
-                                  "than 1280, which finds 96-154 px). null: native "
-                                  "resolution.")
+                                  "smallest person found, about 96 px at this width: 640 "
+                                  "on a 1280x720 frame finds people from 192 px tall at "
+                                  "about a sixth of the cost. null (default): native "
+                                  "resolution, people from 96 px (a camera's sub stream, "
+                                  "usually 640-704 wide, costs the same either way).")
 
     @model_validator(mode="after")
     def _model_for_yolo(self) -> CrowdDetectorConfig:

@@ -88,10 +88,10 @@ def test_regions_only_with_motion_gating_and_hog_people() -> None:
 
 def test_hog_people_are_searched_at_the_working_width() -> None:
     scaled = build_detector(EventKind.CROWD, DetectorsConfig.model_validate(
-        {"motion": {"enabled": False}}))
+        {"motion": {"enabled": False}, "crowd": {"hog_width": 640}}))
     assert isinstance(scaled, ScaledDetector) and scaled.width == 640
     native = build_detector(EventKind.CROWD, DetectorsConfig.model_validate(
-        {"motion": {"enabled": False}, "crowd": {"hog_width": None}}))
+        {"motion": {"enabled": False}}))  # the default: native resolution
     assert isinstance(native, CrowdDetector)
     persons = DarkBlobs()
     crowd = ScaledDetector(CrowdDetector(CrowdDetectorConfig(), persons), 640)
