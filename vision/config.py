@@ -154,6 +154,11 @@ class CrowdDetectorConfig(_Strict):
     hog_max_scale: float = Field(4.0, ge=1, le=16, description="Largest HOG window scale: "
                                  "people up to about 96 px x this tall are found (4: 384 px; "
                                  "the larger scales search smaller images and cost little).")
+    hog_denoise_above: float | None = Field(2.5, ge=0, le=100, description="Measured sensor "
+                                            "noise (grey levels) from which the image is "
+                                            "lightly blurred before HOG (grain breaks its "
+                                            "gradients; clean cameras measure 0-1.5). null: "
+                                            "never.")
     hog_min_hits: int = Field(2, ge=1, le=20, description="Overlapping HOG window hits a "
                               "person needs (the vote OpenCV's grouping applies).")
     hog_width: int | None = Field(None, ge=128, le=7680, description="Frames wider "

@@ -14,7 +14,10 @@ Method, on 8x8 blocks of a 320-pixel-wide copy of the frame:
    are not, and must not hang from the top edge across the view (a weather veil). Blue sky, green
    vegetation and saturated paint (machinery, vests) fail this.
 3. *Turbulent motion*: a good share of the block's pixels change between analysed frames
-   by a small amount (a drifting veil), not by the large amount of a solid object.
+   by a small amount (a drifting veil), not by the large amount of a solid object. The
+   change is taken on blurred copies allowing a 1-pixel shift, and must stand out of the
+   picture's own noise, so compression blocks, sensor grain and a pixel of residual
+   camera shake do not count.
 
 Blocks whose cues hold accumulate evidence (time constant ``evidence_s``). Connected
 blocks form regions; a region's confidence combines evidence, haze strength and spread:
@@ -40,6 +43,7 @@ from vision.imageops import (
     boxes_to_image,
     frame_dt,
     is_veil,
+    noise_floor,
     rate,
     regions,
     tolerant_diff,
@@ -52,8 +56,6 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
-NOISE_K = 2.0  # turbulence threshold: at least this many times the frame's noise level
-# (robust sigma of the frame difference, 1.4826 x its median)
 WARM_REGION = 10.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
 # weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
@@ -143,10 +145,11 @@ class DustDetector(Detector):
         top = np.maximum(np.maximum(b, g), r)
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
-        change = tolerant_diff(_smooth(gray), _smooth(self._prev_gray))
+        now = _smooth(gray)
+        change = tolerant_diff(now, _smooth(self._prev_gray))
         # sensor noise changes every pixel a little: turbulence must stand out of it
-        noise = NOISE_K * 1.4826 * float(np.median(change))
-        turbulent = (block_mean(change > max(cfg.flicker_threshold, noise)) >= FLICKER_FRACTION) & (
+        threshold = max(cfg.flicker_threshold, noise_floor(now))
+        turbulent = (block_mean(change > threshold) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
         return rise, hazier & soil & turbulent, r - b
 

@@ -134,8 +134,9 @@ def tolerant_diff(a: np.ndarray, b: np.ndarray, radius: int = JITTER_PX) -> np.n
     change the intensity itself, which no small shift explains away.
 
     >>> edge = np.zeros((4, 6), np.float32); edge[:, 3:] = 100
-    >>> float(tolerant_diff(np.roll(edge, 1, axis=1), edge).max())
-    0.0
+    >>> moved = np.zeros((4, 6), np.float32); moved[:, 4:] = 100  # one pixel to the right
+    >>> float(tolerant_diff(moved, edge).max()), float(np.abs(moved - edge).max())
+    (0.0, 100.0)
     """
     padded = cv2.copyMakeBorder(b, radius, radius, radius, radius, cv2.BORDER_REPLICATE)
     h, w = a.shape[:2]
@@ -146,6 +147,40 @@ def tolerant_diff(a: np.ndarray, b: np.ndarray, radius: int = JITTER_PX) -> np.n
             best = d if best is None else np.minimum(best, d, out=best)
     assert best is not None
     return best
+
+
+NOISE_K = 2.0  # a frame difference this many noise sigmas strong stands out of the noise
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """Sensor noise of one picture, in grey levels: Immerkær's Laplacian-difference
+    operator ("Fast noise variance estimation", CVIU 1996), which cancels smooth shading
+    and leaves 6 sigma of white noise, with a median instead of the mean so that edges and
+    texture count less. Motion between frames does not enter it.
+
+    >>> flat = np.full((60, 80, 3), 100, np.uint8)
+    >>> noise_sigma(flat)
+    0.0
+    >>> grain = np.random.default_rng(0).normal(100, 8, (60, 80)).clip(0, 255).astype(np.uint8)
+    >>> 7 < noise_sigma(np.dstack([grain] * 3)) < 9
+    True
+    """
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    lap = cv2.filter2D(gray.astype(np.float32), -1, _NOISE_KERNEL)[1:-1, 1:-1]
+    return float(1.4826 * np.median(np.abs(lap)) / 6.0)
+
+
+def noise_floor(gray: np.ndarray) -> float:
+    """The difference between two frames that sensor noise alone reaches: ``NOISE_K``
+    sigmas of a difference of two noisy frames (sqrt 2 x the picture's noise). Turbulence
+    must stand out of it.
+
+    >>> grain = np.random.default_rng(0).normal(100, 6, (90, 160)).astype(np.float32)
+    >>> 15 < noise_floor(grain) < 19  # 2 x 8.5
+    True
+    """
+    return NOISE_K * math.sqrt(2.0) * noise_sigma(gray)
 
 
 def view_moved(gray: np.ndarray, prev_gray: np.ndarray) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vision.config import CrowdDetectorConfig
 from vision.hog import WIN_H, WIN_W, HogPeople
+from vision.imageops import noise_sigma
 from vision.types import Detections
 from vision.yolo import ModelCard, YoloModel, card_for, load_yolo, shared_model
 
@@ -73,6 +75,9 @@ class HogPersonDetector(PersonDetector):
 
     def detect(self, image: np.ndarray) -> Detections:
         cfg = self.config
+        if cfg.hog_denoise_above is not None and noise_sigma(image) >= cfg.hog_denoise_above:
+            # grain breaks the gradients HOG reads; a light blur restores them
+            image = cv2.GaussianBlur(image, (0, 0), 1.0)
         hits = self._hog.scan(image, upscale=cfg.hog_upscale)
         if len(hits.scores) == 0:
             return Detections.empty()

@@ -7,7 +7,8 @@ EUSIPCO 2006), computed on 8x8 blocks of a 320-pixel-wide copy of the frame:
 1. *Slow change against a background model*: the frame differs from a slowly adapting
    background (updated only where nothing is detected), as smoke slowly covers the scene.
 2. *Turbulence (boundary flicker), but slow*: most pixels of the block change between
-   analysed frames, unlike a solid object that sways, whose change stays on its outline;
+   analysed frames (by more than the picture's own sensor noise would), unlike a solid
+   object that sways, whose change stays on its outline;
    yet the change is small, unlike a solid object crossing the block (Brovko 2012).
 3. *Low or lost saturation*: smoke is grey-white, so the block is nearly grey, or at least
    less saturated than the background it covers.
@@ -49,6 +50,7 @@ from vision.imageops import (
     edge_energy,
     frame_dt,
     is_veil,
+    noise_floor,
     rate,
     regions,
     to_pixels,
@@ -195,7 +197,8 @@ class SmokeDetector(Detector):
         smooth, smooth_bg = (cv2.GaussianBlur(g, (0, 0), SMOOTH_SIGMA) for g in (gray, bg_gray))
         moving = block_mean(tolerant_diff(smooth, smooth_bg * gain) > cfg.motion_threshold)
         change = np.abs(gray - self._prev_gray)  # turbulence: texture moving counts
-        flicker = block_mean(change > cfg.flicker_threshold)
+        # sensor noise changes every pixel a little: turbulence must stand out of it
+        flicker = block_mean(change > max(cfg.flicker_threshold, noise_floor(gray)))
         slow = block_mean(change) <= cfg.max_frame_change
         c_now, c_bg = block_mean(chroma(img)), block_mean(chroma(self._bg))
         warmth = block_mean(img[..., 2] - img[..., 0])  # red - blue: soil dust is brown

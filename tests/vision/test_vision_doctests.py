@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["camera_adapters.synthetic", "vision.config", "vision.registry", "vision.hog",
            "vision.smoke", "vision.dust", "vision.stall", "vision.crowd",
-           "vision.stabilise"]
+           "vision.imageops", "vision.stabilise"]
 
 
 @pytest.mark.parametrize("name", MODULES)
