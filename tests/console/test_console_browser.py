@@ -191,12 +191,17 @@ def test_operator_confirms_one_event_and_rejects_another(service, browser, error
     }""")
     assert clip["ready"] >= 2 and clip["duration"] > 0 and clip["w"] > 0 and clip["err"] is None, clip
     _shot(page, "review")
+    # Relabelling re-renders the detail (a live update does the same): the clip being
+    # watched keeps its element, so it does not restart.
+    for kind in ("dust", "smoke"):
+        page.select_option("#detail select.relabel", kind)
+        _wait(f"the label {kind}", lambda k=kind: _event(service, "street-1", id=first.id,
+                                                          label=k))
+        page.wait_for_function(  # the detail was drawn again from the updated event
+            f"JSON.parse(document.querySelector('#detail').dataset.key || '{{}}').label === '{kind}'")
+        assert page.evaluate("document.querySelector('#detail video.clip').dataset.watched") == "yes"
     page.keyboard.press("c")  # the shortcut confirms the current event
     _wait("the confirmation", lambda: _event(service, "street-1", id=first.id, review="confirmed"))
-    # The detail shows the new review state, and the clip the operator was watching is the
-    # same element still (the update did not restart it).
-    page.wait_for_selector("#detail h2 .badge.confirmed")
-    assert page.evaluate("document.querySelector('#detail video.clip').dataset.watched") == "yes"
     page.click(f'#queue [data-event="{second.id}"]')
     page.click("#detail button.reject")
     page.click("#reject-dialog .chip >> nth=0")  # a common reason, then edited
