@@ -15,10 +15,10 @@ own ``count_threshold`` may be lower or higher than the detector's. People are t
 ``track`` id and ``dwell_s``, a group its members' median ``dwell_s``. Dense, distant
 crowds are found with tiled inference when the YOLO model card asks for ``tiles``.
 
-Cost: HOG people are searched at ``hog_width`` (640 px by default: the registry wraps the
-detector in a :class:`~vision.registry.ScaledDetector`) and, with motion gating on, only in
-the regions that changed between whole-image searches every ``recheck_s``
-(:class:`RegionSearch`).
+Cost: HOG people are searched at native resolution, or at ``hog_width`` when set (the
+registry wraps the detector in a :class:`~vision.registry.ScaledDetector`) and, with
+motion gating on, only in the regions that changed between whole-image searches every
+``recheck_s`` (:class:`RegionSearch`).
 """
 
 from __future__ import annotations

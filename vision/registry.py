@@ -47,19 +47,10 @@ class ScaledDetector(Detector):
         inner = Frame(frame.camera_id, small, frame.ts, frame.wall_ts, frame.index)
         found = self.inner.detect(inner, small_mask)
         sx, sy = frame.width / size[0], frame.height / size[1]
-        return _rescale(found, np.array([sx, sy, sx, sy], np.float32))
+        return found.mapped(np.array([sx, sy, sx, sy], np.float32))
 
     def reset(self) -> None:
         self.inner.reset()
-
-
-def _rescale(found: Detections, factors: np.ndarray) -> Detections:
-    metadata = dict(found.metadata)
-    persons = metadata.get("persons")
-    if isinstance(persons, Detections):
-        metadata["persons"] = Detections(persons.xyxy * factors, persons.confidence,
-                                         persons.data)
-    return Detections(found.xyxy * factors, found.confidence, found.data, metadata)
 
 
 def build_detector(kind: EventKind, config: DetectorsConfig) -> Detector:

@@ -116,12 +116,11 @@ class Stabiliser:
         return steady & (speed >= self.config.pan_px_s)
 
     def unshift(self, detections: Detections) -> Detections:
-        """Boxes found on the corrected frame, in the original frame's pixels."""
-        if not len(detections) or not self.offset.any():
+        """Boxes found on the corrected frame (the people of a crowd too), in the original
+        frame's pixels."""
+        if not self.offset.any():
             return detections
-        back = np.tile(self.offset.astype(np.float32), 2)
-        return Detections(detections.xyxy - back, detections.confidence, detections.data,
-                          detections.metadata)
+        return detections.mapped(shift=-np.tile(self.offset.astype(np.float32), 2))
 
     def _step(self, prev: np.ndarray, grey: np.ndarray) -> np.ndarray | None:
         """The median displacement of the corners of ``prev`` in ``grey`` (copy pixels),

@@ -55,6 +55,16 @@ class Detections:
         object.__setattr__(self, "confidence", conf)
         object.__setattr__(self, "data", data)
 
+    def mapped(self, scale: np.ndarray | float = 1.0, shift: np.ndarray | float = 0.0
+               ) -> Detections:
+        """The same detections with every box, those in ``metadata["persons"]`` too, taken
+        to other pixels: ``xyxy * scale + shift`` (per coordinate, or one number)."""
+        metadata = dict(self.metadata)
+        persons = metadata.get("persons")
+        if isinstance(persons, Detections):
+            metadata["persons"] = persons.mapped(scale, shift)
+        return Detections(self.xyxy * scale + shift, self.confidence, self.data, metadata)
+
     @classmethod
     def empty(cls, **metadata: Any) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), {}, metadata)

@@ -94,8 +94,12 @@ def test_boxes_are_reported_in_the_original_frame():
     for i in range(12):  # the camera stays put for 6 s
         stab.correct(_view(world, 0, 0), i * 0.5)
     stab.correct(_view(world, 3, 0), 6.0)  # the pole swings: the picture moves 3 px left
-    found = Detections(np.array([[100, 50, 200, 150]]), np.array([0.8]))
+    people = Detections(np.array([[10, 20, 30, 60]]), np.array([0.9]))
+    found = Detections(np.array([[100, 50, 200, 150]]), np.array([0.8]), {},
+                       {"persons": people})
     back = stab.unshift(found)
+    assert back.metadata["persons"].xyxy[0] == pytest.approx(
+        people.xyxy[0] - np.tile(stab.offset, 2), abs=1e-3)
     assert stab.offset[0] > 2  # the correction moved the picture back to the right
     assert back.xyxy[0] == pytest.approx(found.xyxy[0] - np.tile(stab.offset, 2), abs=1e-3)
 
