@@ -361,6 +361,9 @@ class Stats(BaseModel):
         description="footage verdicts that found the problem solved / footage verdicts"
     )
     group_by: str | None = None
+    utc_offset_hours: float = Field(
+        default=0, description="The centre's local time offset from UTC; `group_by=day` "
+        "keys are local dates.")
     groups: list[GroupStats] = Field(
         default_factory=list, description="The metrics per group when `group_by` is given."
     )

@@ -20,7 +20,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta, tzinfo  # noqa: F401 (timedelta: the example)
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, select
@@ -172,6 +172,7 @@ def compute(
         mean_time_to_close_s=overall.mean_time_to_close_s,
         verification_pass_rate=overall.verification_pass_rate,
         group_by=group_by,
+        utc_offset_hours=(local.utcoffset(now) or timedelta(0)).total_seconds() / 3600,
         groups=groups,
     )
 

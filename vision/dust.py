@@ -56,6 +56,7 @@ FLICKER_FRACTION = 0.25  # share of a block's pixels that must change between fr
 MAX_FRAME_CHANGE = 25.0  # mean change above which the block is a solid object crossing
 MIN_CONTRAST = 1.5  # baseline contrast (grey-level std) below which contrast cannot drop
 WARM_MARGIN = 4.0  # red may fall short of blue by this much and still count as warm/grey
+TURBULENCE_S = 0.5  # turbulence is the change over this long (the product's 2 analysed fps)
 WARM_REGION = 10.0  # a dust region's mean red - blue (grey levels): soil dust is brown-grey,
 # weather (low cloud, fog) neutral or bluish
 BRIDGE = 2  # blocks: gaps up to 4 blocks (64 px at 640 wide) inside a cloud are closed
@@ -89,6 +90,7 @@ class DustDetector(Detector):
         self._evidence: np.ndarray | None = None
         self._last_ts: float | None = None
         self._history: deque[tuple[float, np.ndarray]] = deque()
+        self._recent: deque[tuple[float, np.ndarray]] = deque()  # (ts, blurred grey)
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         small, small_mask, scale = work_frame(frame.image, mask)
@@ -103,7 +105,9 @@ class DustDetector(Detector):
             self._start(dark, contrast, gray, frame.ts)
             return Detections.empty()
         dt = frame_dt(self._last_ts, frame.ts)
-        rise, candidate, warmth = self._cues(img, gray, dark, contrast)
+        smooth = _smooth(gray)
+        rise, candidate, warmth = self._cues(img, smooth, self._reference(frame.ts), dark,
+                                             contrast)
         if small_mask is not None:
             candidate &= block_mean(small_mask > 0) > 0
         assert self._evidence is not None
@@ -111,6 +115,7 @@ class DustDetector(Detector):
             dt, self.config.evidence_s)
         self._update_baseline(dark, contrast, dt)
         self._prev_gray, self._last_ts = gray, frame.ts
+        self._recent.append((frame.ts, smooth))
         dusty = self._evidence >= EVIDENCE_ON
         self._history.append((frame.ts, dusty))
         while self._history[0][0] < frame.ts - HISTORY_S:
@@ -131,12 +136,21 @@ class DustDetector(Detector):
         self._prev_gray, self._last_ts = gray, ts
         self._evidence = np.zeros(dark.shape, np.float32)
         self._history.clear()
+        self._recent.clear()
+        self._recent.append((ts, _smooth(gray)))
 
-    def _cues(self, img: np.ndarray, gray: np.ndarray, dark: np.ndarray,
+    def _reference(self, ts: float) -> np.ndarray:
+        """The blurred frame about ``TURBULENCE_S`` before ``ts`` (the oldest kept when the
+        frames are further apart), so the turbulence cue means the same at any frame rate."""
+        due = ts - 0.8 * TURBULENCE_S
+        while len(self._recent) > 1 and self._recent[1][0] <= due:
+            self._recent.popleft()
+        return self._recent[0][1]
+
+    def _cues(self, img: np.ndarray, smooth: np.ndarray, before: np.ndarray, dark: np.ndarray,
               contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         assert self._base_dark is not None and self._base_contrast is not None
-        assert self._prev_gray is not None
         rise = dark - self._base_dark
         veiled = (self._base_contrast >= MIN_CONTRAST) & (
             contrast <= cfg.contrast_drop * self._base_contrast)
@@ -145,10 +159,9 @@ class DustDetector(Detector):
         top = np.maximum(np.maximum(b, g), r)
         saturation = (top - np.minimum(np.minimum(b, g), r)) / np.maximum(top, 1.0)
         soil = (saturation <= cfg.max_saturation) & (r + WARM_MARGIN >= b)
-        now = _smooth(gray)
-        change = tolerant_diff(now, _smooth(self._prev_gray))
+        change = tolerant_diff(smooth, before)
         # sensor noise changes every pixel a little: turbulence must stand out of it
-        threshold = max(cfg.flicker_threshold, noise_floor(now))
+        threshold = max(cfg.flicker_threshold, noise_floor(smooth))
         turbulent = (block_mean(change > threshold) >= FLICKER_FRACTION) & (
             block_mean(change) <= MAX_FRAME_CHANGE)
         return rise, hazier & soil & turbulent, r - b

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -25,21 +25,24 @@ def stats(ctx: ContextDep, since: datetime | None = None,
 
 @router.get("/trend")
 def trend(ctx: ContextDep, days: int = Query(default=14, ge=1, le=90)) -> dict[str, Any]:
-    """Per day, oldest first: orders created, closed among them, on-time rate. Uses the
-    core's ``group_by=day`` where it has it (local days), else asks day by day (UTC)."""
+    """Per day, oldest first: orders created, closed among them, on-time rate. Days are the
+    centre's local days where the core groups by day (it says its UTC offset), else UTC
+    days asked for one by one."""
     client = dispatch_client(ctx)
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    first = today - timedelta(days=days - 1)
-    grouped = client.call("GET", "/stats", params={"since": first.isoformat(),
-                                                   "group_by": "day"})
+    now = datetime.now(UTC)
+    # a day more than asked: the first local day begins after this, whatever the offset
+    grouped = client.call("GET", "/stats", params={
+        "since": (now - timedelta(days=days + 1)).isoformat(), "group_by": "day"})
     if grouped.get("group_by") == "day":
+        local = timezone(timedelta(hours=float(grouped.get("utc_offset_hours") or 0)))
+        today = now.astimezone(local).date()
         by_day = {g["key"]: g for g in grouped.get("groups", [])}
-        keys = [(first + timedelta(days=i)).date().isoformat() for i in range(days)]
-        keys += sorted(k for k in by_day if k not in keys)  # local date past UTC midnight
+        keys = [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
         return {"days": [{"day": k, "total": by_day.get(k, {}).get("total", 0),
                           "closed": by_day.get(k, {}).get("closed", 0),
                           "on_time_rate": by_day.get(k, {}).get("on_time_rate")}
                          for k in keys]}
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     out = []
     for back in range(days - 1, -1, -1):
         start = today - timedelta(days=back)

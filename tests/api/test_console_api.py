@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -136,7 +136,10 @@ def test_statistics_for_commanders(service):
     assert stats.status_code == 200 and stats.json()["total"] >= 1
     assert stats.json()["by_kind"]["smoke"] >= 1
     trend = service["chief"].get("/api/stats/trend", params={"days": 3}).json()["days"]
-    assert [d["day"] for d in trend][-1] == datetime.now(UTC).date().isoformat()
+    # the centre's days: China's local date, UTC+8 (after 16:00 UTC it is tomorrow there)
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    assert [d["day"] for d in trend] == [(today - timedelta(days=n)).isoformat()
+                                         for n in (2, 1, 0)]
     assert trend[-1]["total"] >= 1
     assert service["env"].get("/api/stats").status_code == 403
     assert service["ops"].get("/api/stats").status_code == 403

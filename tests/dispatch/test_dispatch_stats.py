@@ -112,6 +112,7 @@ def test_stats_grouped(client: TestClient, history, group_by, expected) -> None:
     stats = client.get("stats", params={"group_by": group_by}).json()
     assert stats["group_by"] == group_by
     assert {g["key"]: g["total"] for g in stats["groups"]} == expected
+    assert stats["utc_offset_hours"] == 8  # days are the centre's local days, and it says so
 
 
 def test_stats_per_kind_rates(client: TestClient, history) -> None:
