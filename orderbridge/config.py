@@ -47,10 +47,9 @@ class WebhookTarget(_Strict):
         default_factory=dict, description="The receiver's status words → ours (e.g. 已办结: closed).")
 
 
-class MqttTarget(_Strict):
-    """An MQTT 5 broker between us and the dispatch side (QoS 1, persistent session)."""
+class BrokerConfig(_Strict):
+    """How to reach an MQTT 5 broker; shared by the MQTT target and the event stream."""
 
-    type: Literal["mqtt"] = "mqtt"
     host: str = Field(default="127.0.0.1", description="Broker host.")
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
     username: str | None = Field(default=None, description="Broker user.")
@@ -58,9 +57,21 @@ class MqttTarget(_Strict):
     tls: bool = Field(default=False, description="TLS to the broker (port 8883 as a rule).")
     ca_file: str | None = Field(default=None, description="CA bundle for the broker's certificate; "
                                 "default: the system's.")
+    prefix: str = Field(default="lianqin", min_length=1, description="First level of every topic.")
+
+    def connection_args(self, client_id: str) -> dict[str, object]:
+        """The broker part of :class:`~orderbridge.mqttclient.MqttConnection`'s arguments."""
+        return {"host": self.host, "port": self.port, "client_id": client_id,
+                "username": self.username, "password": self.password, "tls": self.tls,
+                "ca_file": self.ca_file}
+
+
+class MqttTarget(BrokerConfig):
+    """An MQTT 5 broker between us and the dispatch side (QoS 1, persistent session)."""
+
+    type: Literal["mqtt"] = "mqtt"
     client_id: str = Field(default="lianqin-bridge", min_length=1, max_length=64,
                            description="Client id; unique per bridge process.")
-    prefix: str = Field(default="lianqin", min_length=1, description="First level of every topic.")
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive.")
     timeout_s: float = Field(default=10.0, gt=0, le=120,
                              description="How long a publish may wait for the broker's PUBACK.")
@@ -129,20 +140,12 @@ class CallbackAuth(_Strict):
                              description="How old a signed request's timestamp may be.")
 
 
-class EventStreamConfig(_Strict):
+class EventStreamConfig(BrokerConfig):
     """Frigate-style MQTT event stream: lianqin/events, camera status, per-zone counts."""
 
     enabled: bool = Field(default=False, description="Publish events to an MQTT broker.")
-    host: str = Field(default="127.0.0.1", description="Broker host.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
-    username: str | None = Field(default=None, description="Broker user.")
-    password: str | None = Field(default=None, description="Broker password (use ${ENV_VAR}).")
-    tls: bool = Field(default=False, description="TLS to the broker (port 8883 as a rule).")
-    ca_file: str | None = Field(default=None, description="CA bundle for the broker's certificate; "
-                                "default: the system's.")
     client_id: str = Field(default="lianqin-events", min_length=1, max_length=64,
                            description="Client id of the publisher.")
-    prefix: str = Field(default="lianqin", min_length=1, description="First level of every topic.")
     status_interval_s: float = Field(default=5.0, gt=0, le=300,
                                      description="How often camera states are checked for changes.")
 

@@ -53,9 +53,7 @@ class EventStream:
         self.bus = bus
         self.patrol = patrol
         p = config.prefix
-        self.conn = MqttConnection(host=config.host, port=config.port, client_id=config.client_id,
-                                   username=config.username, password=config.password,
-                                   tls=config.tls, ca_file=config.ca_file,
+        self.conn = MqttConnection(**config.connection_args(config.client_id),
                                    will=(f"{p}/available", b"offline"),
                                    online=(f"{p}/available", b"online"))
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=10000)

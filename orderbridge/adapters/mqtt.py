@@ -52,9 +52,7 @@ class MqttAdapter(LocallyTrackedAdapter):
         available = f"{p}/bridge/available"
         self.on_verify_request: VerifyHandler | None = None
         self.conn = MqttConnection(
-            host=config.host, port=config.port, client_id=config.client_id,
-            username=config.username, password=config.password,
-            tls=config.tls, ca_file=config.ca_file, keepalive_s=config.keepalive_s,
+            **config.connection_args(config.client_id), keepalive_s=config.keepalive_s,
             persistent=True, will=(available, b"offline"), online=(available, b"online"),
             subscriptions=[self.status_topic, self.request_topic], on_message=self._on_message)
 
