@@ -34,28 +34,6 @@ class Route:
     reason: str = ""  # why this level, for the audit trail
 
 
-def choose_level(
-    config: DispatchConfig,
-    *,
-    severity: str | None,
-    level: int | None,
-    kind: str | None = None,
-    count: int | None = None,
-    cross_area: bool = False,
-    campaign: Campaign | str | None = None,
-) -> int:
-    """Standard 6.2.1.2: see :func:`level_and_reason`."""
-    return level_and_reason(
-        config,
-        severity=severity,
-        level=level,
-        kind=kind,
-        count=count,
-        cross_area=cross_area,
-        campaign=campaign,
-    )[0]
-
-
 def level_and_reason(
     config: DispatchConfig,
     *,
