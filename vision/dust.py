@@ -35,16 +35,16 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import REPORT_FLOOR, Detector
+from vision.base import Detector
 from vision.config import DustDetectorConfig
 from vision.imageops import (
-    BLOCK,
+    Region,
     block_mean,
-    boxes_to_image,
     frame_dt,
     is_veil,
     noise_floor,
     rate,
+    region_detections,
     regions,
     tolerant_diff,
     view_moved,
@@ -192,7 +192,7 @@ class DustDetector(Detector):
         cfg = self.config
         assert self._evidence is not None
         n_blocks = dusty.size
-        boxes, scores = [], []
+        scored: list[tuple[Region, float]] = []
         for reg in regions(dusty, max(int(cfg.min_area * n_blocks), 1), BRIDGE):
             if reg.area > cfg.max_area * n_blocks or is_veil(reg, dusty.shape):
                 continue
@@ -201,15 +201,8 @@ class DustDetector(Detector):
                 continue  # neutral or bluish grey: cloud, fog, exhaust, not soil
             parts = (float(self._evidence[m].mean()),
                      float(np.clip(rise[m].mean() / HAZE_FULL, 0, 1)), self._spread(m))
-            score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence * REPORT_FLOOR:
-                boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
-                scores.append(score)
-        if not boxes:
-            return Detections.empty()
-        xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32),
-                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})
+            scored.append((reg, float(np.dot(WEIGHTS, parts))))
+        return region_detections(scored, scale, frame, cfg.min_confidence)
 
 
 def _smooth(gray: np.ndarray) -> np.ndarray:

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from camera_adapters.frame import Frame
+from vision.base import REPORT_FLOOR
+from vision.types import Detections
+
 WORK_WIDTH = 320  # classical cues are computed at this width: detail finer than 2 px of a
 # 640-wide frame carries no smoke/dust/stall evidence, and it keeps each detector ~10 ms
 BLOCK = 8  # block side (work pixels) over which cues are pooled: 16 px at 640 wide
@@ -115,6 +119,22 @@ def boxes_to_image(boxes: list[tuple[float, float, float, float]], scale: float,
     arr[:, [0, 2]] = arr[:, [0, 2]].clip(0, width)
     arr[:, [1, 3]] = arr[:, [1, 3]].clip(0, height)
     return arr
+
+
+def region_detections(scored: list[tuple[Region, float]], scale: float, frame: Frame,
+                      min_confidence: float, **extra: np.ndarray) -> Detections:
+    """Block regions with their scores as detections in the frame's pixels, those scoring
+    below ``REPORT_FLOOR`` of ``min_confidence`` left out; each row carries the threshold
+    (and the per-region ``extra`` columns, indexed like ``scored``)."""
+    keep = [i for i, (_, score) in enumerate(scored) if score >= min_confidence * REPORT_FLOOR]
+    if not keep:
+        return Detections.empty()
+    boxes = [(r.x1 * BLOCK, r.y1 * BLOCK, r.x2 * BLOCK, r.y2 * BLOCK)
+             for r, _ in (scored[i] for i in keep)]
+    scores = np.asarray([scored[i][1] for i in keep], np.float32)
+    data = {"threshold": np.full(len(keep), min_confidence, np.float32)}
+    data |= {k: np.asarray(v)[keep] for k, v in extra.items()}
+    return Detections(boxes_to_image(boxes, scale, frame.width, frame.height), scores, data)
 
 
 def frame_dt(last_ts: float | None, ts: float) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 from camera_adapters.frame import Frame
 from vision.base import Detector
 from vision.config import DustDetectorConfig, SmokeDetectorConfig, StallDetectorConfig
-from vision.tracking import IoUTracker, iou_matrix
+from vision.tracking import IoUTracker, box_areas, intersections, iou_matrix
 from vision.types import Detections, EventKind
 from vision.yolo import YoloModel, card_for, frame_key, shared_model
 
@@ -55,15 +55,10 @@ def _masked(found: Detections, mask: np.ndarray | None) -> Detections:
 
 def cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n, m): share of each box of ``a`` inside each box of ``b``."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-6)
-    return inter / area[:, None]
+    inter = intersections(a, b)
+    if not inter.size:
+        return inter
+    return inter / np.maximum(box_areas(a), 1e-6)[:, None]
 
 
 class ModelDetector(Detector):

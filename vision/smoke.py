@@ -39,19 +39,19 @@ import cv2
 import numpy as np
 
 from camera_adapters.frame import Frame
-from vision.base import REPORT_FLOOR, Detector
+from vision.base import Detector
 from vision.config import SmokeDetectorConfig
 from vision.flame import FlameCue, is_night
 from vision.imageops import (
-    BLOCK,
+    Region,
     block_mean,
-    boxes_to_image,
     chroma,
     edge_energy,
     frame_dt,
     is_veil,
     noise_floor,
     rate,
+    region_detections,
     regions,
     to_pixels,
     tolerant_diff,
@@ -120,18 +120,10 @@ class SmokeDetector(Detector):
         cfg = self.config
         evidence = self._flame.evidence
         assert evidence is not None
-        boxes, scores = [], []
-        for reg in regions(fire, 1, BRIDGE):
-            score = 0.5 + 0.5 * float(evidence[reg.mask & fire].mean())
-            if score >= cfg.min_confidence * REPORT_FLOOR:
-                boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
-                scores.append(score)
-        if not boxes:
-            return Detections.empty()
-        xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32),
-                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32),
-                           "night": np.ones(len(scores), bool)})
+        scored = [(reg, 0.5 + 0.5 * float(evidence[reg.mask & fire].mean()))
+                  for reg in regions(fire, 1, BRIDGE)]
+        return region_detections(scored, scale, frame, cfg.min_confidence,
+                                 night=np.ones(len(scored), bool))
 
     def detect(self, frame: Frame, mask: np.ndarray | None = None) -> Detections:
         small, small_mask, scale = work_frame(frame.image, mask)
@@ -253,7 +245,7 @@ class SmokeDetector(Detector):
         assert self._evidence is not None
         n_blocks = smoke.size
         found = regions(smoke, max(int(cfg.min_area * n_blocks), 1), BRIDGE)
-        boxes, scores = [], []
+        scored: list[tuple[Region, float]] = []
         for reg in found:
             if reg.area > cfg.max_area * n_blocks or is_veil(reg, smoke.shape):
                 continue
@@ -262,12 +254,5 @@ class SmokeDetector(Detector):
                 continue  # brown: construction or road dust, not grey-white smoke
             parts = (float(self._evidence[m].mean()), float(cues["desat"][m].mean()),
                      float(cues["edge"][m].mean()), self._drift(m))
-            score = float(np.dot(WEIGHTS, parts))
-            if score >= cfg.min_confidence * REPORT_FLOOR:
-                boxes.append((reg.x1 * BLOCK, reg.y1 * BLOCK, reg.x2 * BLOCK, reg.y2 * BLOCK))
-                scores.append(score)
-        if not boxes:
-            return Detections.empty()
-        xyxy = boxes_to_image(boxes, scale, frame.width, frame.height)
-        return Detections(xyxy, np.asarray(scores, np.float32),
-                          {"threshold": np.full(len(scores), cfg.min_confidence, np.float32)})
+            scored.append((reg, float(np.dot(WEIGHTS, parts))))
+        return region_detections(scored, scale, frame, cfg.min_confidence)
