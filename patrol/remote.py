@@ -224,14 +224,8 @@ class RemotePatrolService(PatrolService):
     def remove_camera(self, camera_id: str) -> None:
         """Stop patrolling ``camera_id`` (lease released or lost); its open events end."""
         worker = self.workers.pop(camera_id, None)
-        if worker is None:
-            return
-        worker.stop()
-        latest = worker.latest_frame
-        if latest is not None:
-            for analyzer in worker.analyzers.values():
-                for upd in analyzer.close(latest.ts, latest.wall_ts):
-                    self._on_end(upd.event)
+        if worker is not None:
+            self._retire(worker)
 
     def _send(self, kind: str, event_id: str, **changes: Any) -> None:
         row = self._rows.get(event_id)

@@ -83,12 +83,16 @@ class PatrolService:
         """Stop the cameras and end their open events; safe to call twice."""
         workers, self.workers = self.workers, {}
         for worker in workers.values():
-            worker.stop()
-            latest = worker.latest_frame
-            if latest is not None:
-                for analyzer in worker.analyzers.values():
-                    for upd in analyzer.close(latest.ts, latest.wall_ts):
-                        self._on_end(upd.event)
+            self._retire(worker)
+
+    def _retire(self, worker: CameraWorker) -> None:
+        """Stop one camera and end its open events at its last frame."""
+        worker.stop()
+        latest = worker.latest_frame
+        if latest is not None:
+            for analyzer in worker.analyzers.values():
+                for upd in analyzer.close(latest.ts, latest.wall_ts):
+                    self._on_end(upd.event)
 
     def repair_orphans(self) -> int:
         """Events left active by a crash are ended at their last update (Frigate's rule)."""
