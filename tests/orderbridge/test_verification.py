@@ -3,12 +3,11 @@ disposal reported too early → redo; disposed and reported again → closed (st
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from bridge_peers import Feeder, smoke_field
+from bridge_peers import Feeder, smoke_field, until
 from sqlalchemy import select
 
 from lianqin.config import parse_config
@@ -45,27 +44,17 @@ def loop(tmp_path: Path, dispatch_server):
     engine.dispose()
 
 
-def _until(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def _verify_once(loop, order_id: int) -> dict:
     """Report disposal, let the runner check the footage, deliver the verdict."""
     unit = loop["adapter"].order(str(order_id))["lead_unit"]
     httpx.post(f"{loop['url']}/orders/{order_id}/feedback", json={"unit": unit, "note": "已处置"})
     assert loop["runner"].poll() == 1
-    _until(lambda: loop["outbox"].deliver_due())
+    until(lambda: loop["outbox"].deliver_due(), 120.0)
     return loop["adapter"].order(str(order_id))
 
 
 def test_early_report_is_sent_back_and_a_real_disposal_closes(loop):
-    _until(lambda: loop["outbox"].deliver_due())  # the smoke event's order is raised
+    until(lambda: loop["outbox"].deliver_due(), 120.0)  # the smoke event's order is raised
     with loop["sessions"]() as s:
         event = s.scalars(select(EventRow)).one()
     order_id = int(event.order_id)
@@ -75,7 +64,7 @@ def test_early_report_is_sent_back_and_a_real_disposal_closes(loop):
 
     scene, source = loop["worker"].source.scene, loop["worker"].source
     scene.clear(source.now())
-    _until(lambda: not scene.present(source.now()))
+    until(lambda: not scene.present(source.now()), 120.0)
     second = _verify_once(loop, order_id)
     assert second["status"] == "closed"
 
